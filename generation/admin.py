@@ -1,0 +1,24 @@
+from django.contrib import admin
+
+from billing.money import format_usd
+from generation.models import GeneratedImage, GenerationJob
+
+
+class GeneratedImageInline(admin.TabularInline):
+    model = GeneratedImage
+    extra = 0
+    readonly_fields = ["index", "file", "mime_type", "width", "height", "size_bytes", "sha256"]
+
+
+@admin.register(GenerationJob)
+class GenerationJobAdmin(admin.ModelAdmin):
+    list_display = ["id", "organization", "brand", "model", "tier", "aspect_ratio", "status",
+                    "price_usd", "attempts", "created_at"]
+    list_filter = ["status", "model", "tier", "is_local_render"]
+    search_fields = ["id", "prompt", "organization__name"]
+    readonly_fields = [field.name for field in GenerationJob._meta.fields]
+    inlines = [GeneratedImageInline]
+
+    @admin.display(description="price", ordering="price")
+    def price_usd(self, job):
+        return format_usd(job.price, symbol=True)

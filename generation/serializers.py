@@ -1,0 +1,57 @@
+from rest_framework import serializers
+
+from billing.money import money
+from generation import catalog
+from generation.signing import absolute, signed_image_path
+
+
+class GenerationCreateSerializer(serializers.Serializer):
+    model = serializers.CharField(default=catalog.PRO)
+    prompt = serializers.CharField(trim_whitespace=True)
+    image_size = serializers.CharField(required=False, allow_null=True)
+    aspect_ratio = serializers.CharField(required=False, allow_null=True)
+    seed = serializers.IntegerField(required=False, allow_null=True, min_value=0,
+                                    max_value=2**31 - 1)
+    grounding = serializers.BooleanField(default=False)
+    brand = serializers.UUIDField(required=False, allow_null=True)
+
+
+def image_data(image, request) -> dict:
+    path, expires_at = signed_image_path(image.id)
+    return {
+        "id": str(image.id),
+        "url": absolute(request, path),
+        "url_expires_at": expires_at.isoformat(),
+        "mime_type": image.mime_type,
+        "width": image.width,
+        "height": image.height,
+        "size_bytes": image.size_bytes,
+    }
+
+
+def job_data(job, request) -> dict:
+    """The native representation of a generation job."""
+    return {
+        "id": str(job.id),
+        "object": "generation",
+        "status": job.status,
+        "model": job.model,
+        "prompt": job.prompt,
+        "image_size": job.tier,
+        "aspect_ratio": job.aspect_ratio,
+        "width": job.width,
+        "height": job.height,
+        "seed": job.seed,
+        "grounding": job.grounding,
+        "brand": str(job.brand_id) if job.brand_id else None,
+        "price": money(job.price),
+        "price_breakdown": job.price_breakdown,
+        "attempts": job.attempts,
+        "local_render": job.is_local_render,
+        "text": job.text or None,
+        "error": {"code": job.error_code, "message": job.error_message} if job.error_code else None,
+        "images": [image_data(image, request) for image in job.images.all()],
+        "created_at": job.created_at.isoformat(),
+        "started_at": job.started_at.isoformat() if job.started_at else None,
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+    }
