@@ -6,16 +6,15 @@ import re
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
 from config.errors import DomainError
 from generation.moderation import services
+from generation.moderation.admin_actions import can_moderate, reasoned
 from generation.moderation.models import (
     AuditLogEntry,
     Category,
@@ -26,7 +25,6 @@ from generation.moderation.models import (
 )
 from generation.signing import signed_image_path
 
-MODERATE = "moderation.moderate_case"
 DECISIONS = {
     "dismiss": "Dismiss as false positive",
     "dismiss_rerun": "Dismiss as false positive and re-run the job",
@@ -38,10 +36,6 @@ DECISIONS = {
 
 # The admin index links to the staff console pages.
 admin.site.index_template = "staff/admin_index.html"
-
-
-def can_moderate(request) -> bool:
-    return request.user.is_active and request.user.is_staff and request.user.has_perm(MODERATE)
 
 
 def apply_decision(*, case: ModerationCase, decision: str, actor, reason: str,
@@ -163,30 +157,13 @@ class ModerationCaseAdmin(admin.ModelAdmin):
     # --- bulk actions, each asking for a reason first --------------------------------------------
 
     def _with_reason(self, request, queryset, decision: str):
-        error = None
-        if request.POST.get("apply") == "yes":
-            reason = request.POST.get("reason", "").strip()
-            if reason:
-                outcomes, failures = 0, []
-                for case in queryset.select_related("organization", "api_key", "job"):
-                    try:
-                        apply_decision(case=case, decision=decision, actor=request.user,
-                                       reason=reason)
-                        outcomes += 1
-                    except DomainError as failure:
-                        failures.append(f"{case.pk}: {failure.message}")
-                self.message_user(request, f"{DECISIONS[decision]}: {outcomes} case(s).",
-                                  messages.SUCCESS)
-                for failure in failures:
-                    self.message_user(request, failure, messages.ERROR)
-                return None
-            error = "A reason is required."
-        return TemplateResponse(request, "staff/action_reason.html", {
-            **self.admin_site.each_context(request), "title": DECISIONS[decision],
-            "cases": queryset, "action": request.POST.get("action"),
-            "selected": request.POST.getlist(ACTION_CHECKBOX_NAME), "error": error,
-            "opts": self.model._meta, "action_checkbox_name": ACTION_CHECKBOX_NAME,
-        })
+        return reasoned(
+            self, request, queryset.select_related("organization", "api_key", "job"),
+            title=DECISIONS[decision],
+            apply=lambda case, reason: apply_decision(case=case, decision=decision,
+                                                      actor=request.user, reason=reason),
+            describe=lambda case: f"{case.created_at:%Y-%m-%d %H:%M} · {case.organization} · "
+                                  f"{case.category} · {case.prompt[:80]}")
 
     @admin.action(description="Dismiss as false positive…", permissions=["moderate"])
     def dismiss_cases(self, request, queryset):

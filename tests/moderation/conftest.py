@@ -11,6 +11,12 @@ from tests.fakes.safety_upstream import SafetyBlockingUpstream
 PRO = "gemini-3-pro-image-preview"
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # These tests create several users each; real PBKDF2 rounds would dominate their run time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def staff_client(email: str, *permissions: str, superuser: bool = False) -> Client:
     user = User.objects.create_user(email=email, password="correct horse battery",
                                     is_staff=True, is_superuser=superuser)
