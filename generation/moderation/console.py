@@ -57,6 +57,7 @@ class CreditAdjustmentForm(forms.Form):
                                            ("debit", "Debit (remove credits)")])
     amount = forms.CharField(help_text="US dollars, e.g. 25 or 0.50")
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}),
+                             error_messages={"required": "A reason is required."},
                              help_text="Required; shown in the ledger and the audit log.")
     token = forms.CharField(widget=forms.HiddenInput)
 

@@ -64,8 +64,8 @@ def dashboard_metrics(*, hours: int, now=None) -> dict:
     spent = -(entries.filter(kind=EntryKind.CAPTURE).aggregate(s=Sum("amount"))["s"] or 0)
     charged = GenerationJob.objects.filter(finished_at__gte=since,
                                            reservation__status=ReservationStatus.CAPTURED)
-    money = charged.aggregate(price=Sum("price"), cost=Sum("google_cost"),
-                              margin=Sum(F("price") - F("google_cost")))
+    money = charged.aggregate(total_price=Sum("price"), total_cost=Sum("google_cost"),
+                              total_margin=Sum(F("price") - F("google_cost")))
 
     minute_ago_60 = now - timedelta(minutes=60)
     per_minute = (GenerationJob.objects.filter(created_at__gte=minute_ago_60)
@@ -116,8 +116,8 @@ def dashboard_metrics(*, hours: int, now=None) -> dict:
 
     return {
         "hours": hours, "since": since, "revenue": revenue, "spent": spent,
-        "charged_price": money["price"] or 0, "google_cost": money["cost"] or 0,
-        "margin": money["margin"] or 0, "jobs_by_state": by_state,
+        "charged_price": money["total_price"] or 0, "google_cost": money["total_cost"] or 0,
+        "margin": money["total_margin"] or 0, "jobs_by_state": by_state,
         "jobs_per_minute": jobs_per_minute, "channels": channels, "top_organizations": top_orgs,
         "money_per_day": money_per_day, "open_cases": open_case_count(),
         "review_requested": ModerationCase.objects.filter(status=CaseStatus.REVIEW_REQUESTED).count(),

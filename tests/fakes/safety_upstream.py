@@ -12,7 +12,7 @@ HIGH_DANGER = [
 
 
 class SafetyBlockingUpstream(Provider):
-    name = "gemini"
+    name = "fake_upstream"
 
     def __init__(self, reason: str = "IMAGE_SAFETY", safety_ratings: list | None = None):
         self.reason = reason
