@@ -42,6 +42,8 @@ def test_queue_lists_and_filters_cases_and_the_detail_shows_the_prompt(
 
     open_only = moderator.get(QUEUE, {"status__exact": "open"}).content.decode()
     assert "an owl made of knives" in open_only and "a dragon on fire" not in open_only
+    queue = moderator.get(QUEUE, {"status__in": "open,review_requested"}).content.decode()
+    assert "an owl made of knives" in queue and "a dragon on fire" not in queue
     by_org = moderator.get(QUEUE, {"organization__id__exact": str(outsider.organization.pk)})
     assert "a dragon on fire" in by_org.content.decode()
     assert "an owl made of knives" not in by_org.content.decode()

@@ -161,3 +161,9 @@ def test_organization_admin_suspends_and_reinstates_with_audit(owner):
     assert list(AuditLogEntry.objects.order_by("id").values_list("action", "reason")) == [
         (AuditAction.ORG_SUSPEND, "chargeback fraud"),
         (AuditAction.ORG_REINSTATE, "resolved with the customer")]
+
+
+def test_admin_home_links_the_console_pages(superuser):
+    home = superuser.get("/admin/").content.decode()
+    for url in ("/admin/dashboard/", "/admin/credits/adjust/", "/admin/moderation/moderationcase/"):
+        assert url in home
