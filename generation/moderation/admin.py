@@ -198,13 +198,15 @@ def _first_per(queryset, field: str):
 
 
 def _thumbnails(case: ModerationCase) -> list[dict]:
-    """Generated images (signed links) and the job's reference images, when it has any."""
+    """Generated images (signed links) of the job and of its re-run, and the job's reference
+    images, when it has any."""
     if case.job is None:
         return []
     thumbs = []
-    for image in case.job.images.all():
-        url, _ = signed_image_path(image.id)
-        thumbs.append({"url": url, "label": f"output {image.index}"})
+    for job, label in ((case.job, "output"), (case.rerun_job, "re-run output")):
+        for image in job.images.all() if job is not None else ():
+            url, _ = signed_image_path(image.id)
+            thumbs.append({"url": url, "label": f"{label} {image.index}"})
     # Reference images are linked by job; their model lives with the brand-assets work.
     for related in ("references", "reference_images"):
         manager = getattr(case.job, related, None)

@@ -9,36 +9,43 @@ STATE_COLORS = {
 }
 
 
-def stacked_bars(columns: list[tuple[str, dict[str, int]]], *, keys: list[str],
-                 colors: dict[str, str], width: int = 720, height: int = 180,
-                 title: str = "") -> SafeString:
-    """One stacked bar per column; `columns` is [(label, {key: value})]. Labels of every
-    tenth column are printed underneath."""
-    top = max([sum(values.values()) for _, values in columns] + [1])
-    pad_left, pad_bottom, pad_top = 34, 18, 8
-    plot_w, plot_h = width - pad_left - 4, height - pad_bottom - pad_top
+def bars(columns: list[tuple[str, dict[str, int]]], *, keys: list[str],
+         colors: dict[str, str], width: int = 720, height: int = 180, title: str = "",
+         grouped: bool = False, label_every: int = 10, value_format=str) -> SafeString:
+    """One bar per column, its keys stacked (or side by side when `grouped`); `columns` is
+    [(label, {key: value})]. Every `label_every`-th column is labelled underneath."""
+    totals = [max(values.values(), default=0) if grouped else sum(values.values())
+              for _, values in columns]
+    top = max(totals + [1])
+    pad_left, pad_right, pad_bottom, pad_top = 60, 24, 18, 8
+    plot_w, plot_h = width - pad_left - pad_right, height - pad_bottom - pad_top
     step = plot_w / max(len(columns), 1)
     bar_w = max(step * 0.8, 1)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" '
              f'height="{height}" viewBox="0 0 {width} {height}" class="chart">'
              f'<title>{escape(title)}</title>',
-             f'<text x="0" y="{pad_top + 8}" font-size="10">{top}</text>',
-             f'<text x="0" y="{pad_top + plot_h}" font-size="10">0</text>',
-             f'<line x1="{pad_left}" y1="{pad_top + plot_h}" x2="{width}" '
+             f'<text x="0" y="{pad_top + 8}" font-size="10">{escape(value_format(top))}</text>',
+             f'<text x="0" y="{pad_top + plot_h}" font-size="10">{escape(value_format(0))}</text>',
+             f'<line x1="{pad_left}" y1="{pad_top + plot_h}" x2="{width - pad_right}" '
              f'y2="{pad_top + plot_h}" stroke="#999"/>']
     for index, (label, values) in enumerate(columns):
         x = pad_left + index * step
         y = pad_top + plot_h
-        for key in keys:
-            value = values.get(key, 0)
-            if not value:
-                continue
+        present = [key for key in keys if values.get(key)]
+        for position, key in enumerate(present):
+            value = values[key]
             h = plot_h * value / top
-            y -= h
-            parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
-                         f'fill="{colors.get(key, "#555")}"><title>{escape(label)} {escape(key)}: '
-                         f'{value}</title></rect>')
-        if index % 10 == 0:
+            if grouped:
+                width_each = bar_w / len(present)
+                rect_x, rect_y, rect_w = x + position * width_each, pad_top + plot_h - h, width_each
+            else:
+                y -= h
+                rect_x, rect_y, rect_w = x, y, bar_w
+            parts.append(f'<rect x="{rect_x:.1f}" y="{rect_y:.1f}" width="{rect_w:.1f}" '
+                         f'height="{h:.1f}" fill="{colors.get(key, "#555")}">'
+                         f'<title>{escape(label)} {escape(key)}: {escape(value_format(value))}'
+                         f'</title></rect>')
+        if index % label_every == 0 or index == len(columns) - 1:
             parts.append(f'<text x="{x:.1f}" y="{height - 4}" font-size="9">{escape(label)}</text>')
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - every interpolated label is escaped

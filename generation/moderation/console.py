@@ -35,13 +35,14 @@ def staff_dashboard(request):
                 for key in ("revenue", "spent", "charged_price", "google_cost", "margin")},
         "states": [(state, metrics["jobs_by_state"].get(state, 0), charts.STATE_COLORS[state])
                    for state in states],
-        "jobs_chart": charts.stacked_bars(metrics["jobs_per_minute"], keys=states,
-                                          colors=charts.STATE_COLORS,
-                                          title="Jobs per minute by state, last hour"),
-        "money_chart": charts.stacked_bars(
-            metrics["money_per_day"], keys=["purchase", "capture"],
+        "jobs_chart": charts.bars(metrics["jobs_per_minute"], keys=states,
+                                  colors=charts.STATE_COLORS,
+                                  title="Jobs per minute by state, last hour"),
+        "money_chart": charts.bars(
+            metrics["money_per_day"], keys=["purchase", "capture"], grouped=True, label_every=2,
             colors={"purchase": "#2e7d32", "capture": "#1565c0"},
-            title="Purchases and credits spent per day (stacked), last 14 days"),
+            value_format=lambda micros: format_usd(micros, symbol=True),
+            title="Purchases and credits spent per day, last 14 days"),
         "orgs_chart": charts.horizontal_bars(
             [(row["wallet__organization__name"], row["spent"],
               f'{format_usd(row["spent"], symbol=True)} · {row["jobs"]} jobs')

@@ -47,8 +47,8 @@ class PrefilterRule(models.Model):
 
 
 class CaseSource(models.TextChoices):
-    PREFILTER = "prefilter", "Pre-filter (never sent upstream)"
-    UPSTREAM = "upstream", "Upstream safety filter"
+    PREFILTER = "prefilter", "Pre-filter"
+    UPSTREAM = "upstream", "Upstream"
 
 
 class CaseStatus(models.TextChoices):

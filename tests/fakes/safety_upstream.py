@@ -19,9 +19,12 @@ class SafetyBlockingUpstream(Provider):
         self.safety_ratings = HIGH_DANGER if safety_ratings is None else safety_ratings
         self.calls = 0
         self.blocking = True
+        self.error = None  # a ProviderError to raise instead, e.g. a non-retryable failure
 
     async def generate(self, request):
         self.calls += 1
+        if self.error is not None:
+            raise self.error
         if not self.blocking:
             return await LocalProvider().generate(request)
         raise SafetyBlocked(reason=self.reason, safety_ratings=self.safety_ratings)

@@ -1,6 +1,7 @@
 """The admin moderation queue: filters, detail page, decisions with their audit rows, bulk
 actions, strikes and suspension. Staff without the moderation permission cannot act."""
 
+import re
 from datetime import timedelta
 
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
@@ -97,6 +98,10 @@ def test_dismiss_and_rerun_queues_a_new_job_for_the_same_request(
     assert run_queued_jobs() == 1
     rerun.refresh_from_db()
     assert rerun.status == JobStatus.SUCCEEDED
+    # The case page shows the re-run's output as a thumbnail behind a signed link.
+    page = moderator.get(f"{QUEUE}{case.pk}/change/").content.decode()
+    [thumbnail] = re.findall(r'<img src="(/files/[^"]+)" alt="re-run output 0"', page)
+    assert moderator.get(thumbnail).status_code == 200
     # The customer sees the new job like any other.
     assert owner.api.get(f"/api/v1/generations/{rerun.pk}").json()["status"] == "succeeded"
 

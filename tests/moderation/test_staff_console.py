@@ -14,6 +14,7 @@ from billing.money import format_usd
 from billing.services import ledger_post
 from generation.models import GenerationJob
 from generation.moderation.models import AuditAction, AuditLogEntry
+from generation.providers.base import InvalidRequest
 from tests.moderation.conftest import staff_client
 
 PRO = "gemini-3-pro-image-preview"
@@ -60,6 +61,9 @@ def test_dashboard_shows_revenue_spend_margin_queue_cases_and_charts(
     submit(owner, model=PRO, prompt="a harbour", image_size="2K")
     submit(outsider, model=PRO, prompt="a lighthouse")
     run_queued_jobs()
+    blocking_upstream.error = InvalidRequest("the upstream refused the parameters")
+    submit(outsider, model=PRO, prompt="a failing one")
+    run_queued_jobs()
 
     page = superuser.get("/admin/dashboard/", {"hours": "24"}).content.decode()
 
@@ -75,10 +79,12 @@ def test_dashboard_shows_revenue_spend_margin_queue_cases_and_charts(
     assert page.count('class="chart"') == 3
     assert "Northwind Agency" in page and "Contoso Studio" in page
     # Per provider/channel: the two successes ran through the fake upstream; the
-    # upstream block records no provider yet, so it is its own row.
+    # block and the failure record no provider yet (the foundation's failure path does not),
+    # so they share a row: 2 finished, 1 failed, 1 blocked, 50 % errors.
     assert re.search(r"<td>fake_upstream</td><td>-</td><td>2</td><td>0</td><td>0</td><td>0.0 %</td>",
                      page)
-    assert "<td>(none recorded)</td>" in page
+    assert re.search(r"<td>\(none recorded\)</td><td>-</td><td>2</td><td>1</td><td>1</td>"
+                     r"<td>50.0 %</td>", page)
 
 
 def test_dashboard_counts_tasks_waiting_on_the_broker(superuser, owner, submit):
