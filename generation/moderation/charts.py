@@ -45,7 +45,9 @@ def bars(columns: list[tuple[str, dict[str, int]]], *, keys: list[str],
                          f'height="{h:.1f}" fill="{colors.get(key, "#555")}">'
                          f'<title>{escape(label)} {escape(key)}: {escape(value_format(value))}'
                          f'</title></rect>')
-        if index % label_every == 0 or index == len(columns) - 1:
+        # The last column is labelled too, unless that would crowd the previous label.
+        last_fits = index == len(columns) - 1 and index % label_every > label_every // 2
+        if index % label_every == 0 or last_fits:
             parts.append(f'<text x="{x:.1f}" y="{height - 4}" font-size="9">{escape(label)}</text>')
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - every interpolated label is escaped
