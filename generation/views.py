@@ -49,7 +49,8 @@ def overview(request, tenant):
 @tenant_page(Scope.GENERATE)
 def playground(request, tenant):
     return render_page(request, "dashboard/playground.html", {
-        "models": _models(), "ratios": catalog.ASPECT_RATIOS,
+        # The cheapest model first: the free signup credits cover a first image with it.
+        "models": _models(), "default_model": catalog.FLASH, "ratios": catalog.ASPECT_RATIOS,
         "brands": brands_visible_to(tenant),
         "wallet": wallet_of(organization=tenant.organization),
         "recent": selectors.jobs_visible_to(tenant).select_related("brand")
