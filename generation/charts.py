@@ -6,7 +6,7 @@ from django.utils.safestring import SafeString, mark_safe
 from billing.money import format_usd
 
 
-def bar_chart(rows, *, width: int = 720, bar_height: int = 22, label_width: int = 170,
+def bar_chart(rows, *, width: int = 900, bar_height: int = 26, label_width: int = 170,
               title: str = "") -> SafeString:
     """Horizontal bars of `row.spend`, labelled with `row.label`, images and amount."""
     if not rows:
@@ -30,7 +30,7 @@ def bar_chart(rows, *, width: int = 720, bar_height: int = 22, label_width: int 
     return mark_safe("".join(parts))  # noqa: S308 - every interpolated text is escaped above
 
 
-def column_chart(rows, *, width: int = 720, height: int = 180, title: str = "") -> SafeString:
+def column_chart(rows, *, width: int = 900, height: int = 180, title: str = "") -> SafeString:
     """Vertical columns per day: spend, with the first and last dates on the axis."""
     if not rows:
         return mark_safe('<p class="muted">No data.</p>')
