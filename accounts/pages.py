@@ -93,6 +93,10 @@ def tenant_page(scope: str = Scope.READ, *, as_json: bool = False):
                     return JsonResponse({"error": {"code": error.code, "message": error.message,
                                                    "param": error.param}},
                                         status=error.status_code)
+                if request.method != "POST":  # redirecting a GET to itself would loop
+                    return render_page(request, "dashboard/forbidden.html",
+                                       {"message": error.message, "title": "Cannot do that"},
+                                       status=error.status_code)
                 messages.error(request, error.message)
                 return redirect(request.get_full_path())
 

@@ -43,7 +43,7 @@ class Tenant:
     def scope_to_brands(self, queryset, field: str = "brand"):
         """`queryset` narrowed to the brands this caller may see (a bound key, or a restriction)."""
         if self.brand is not None:
-            queryset = queryset.filter(**{field: self.brand})
+            queryset = queryset.filter(**{field: self.brand.pk})
         if self.brand_ids is not None:
             queryset = queryset.filter(**{f"{field}__in": self.brand_ids})
         return queryset

@@ -18,6 +18,7 @@ from accounts.models import Membership, Scope, User
 from accounts.pages import ROLE_HELP, render_page, tenant_page
 from billing.money import format_usd
 from billing.selectors import wallet_of
+from config.errors import DomainError
 
 
 def signup(request):
@@ -130,19 +131,19 @@ def invitation(request, token):
     form = JoinForm(request.POST or None) if existing is None else None
     if request.method == "POST":
         user = request.user if request.user.is_authenticated else None
-        if user is None and form is not None and form.is_valid():
-            with transaction.atomic():
-                user = User.objects.create_user(email=invite.email,
-                                                password=form.cleaned_data["password"],
-                                                name=form.cleaned_data["name"])
+        try:
+            if user is None and form is not None and form.is_valid():
+                with transaction.atomic():
+                    user = User.objects.create_user(email=invite.email,
+                                                    password=form.cleaned_data["password"],
+                                                    name=form.cleaned_data["name"])
+                    services.invitation_accept(invitation=invite, user=user)
+                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            elif user is not None:
                 services.invitation_accept(invitation=invite, user=user)
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        elif user is not None:
-            if user.email.lower() != invite.email:
-                messages.error(request, f"This invitation is for {invite.email}; you are logged "
-                                        f"in as {user.email}.")
-                return redirect("dashboard:invitation", token=token)
-            services.invitation_accept(invitation=invite, user=user)
+        except DomainError as error:  # used meanwhile, expired, or meant for another address
+            messages.error(request, error.message)
+            return redirect("dashboard:invitation", token=token)
         if user is not None:
             request.session["organization_id"] = str(invite.organization_id)
             messages.success(request, f"You joined {invite.organization.name}.")
