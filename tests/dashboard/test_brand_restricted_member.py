@@ -5,7 +5,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import Membership, Role
-from accounts.services import brand_create
+from accounts.services import api_key_create, brand_create
 from tests.dashboard.conftest import add_person, browser_for
 
 
@@ -66,3 +66,17 @@ def test_unrestricted_member_and_admin_see_every_brand(owner, two_brands, member
         gallery = browser_for(user).get("/app/gallery/").content.decode()
         assert "soda can" in gallery and "running shoe" in gallery
     assert Membership.objects.get(user=admin).brands.count() == 1
+
+
+def test_a_key_bound_to_a_brand_is_narrowed_by_the_same_door(owner, two_brands, submit):
+    soda, shoes = two_brands
+    shoes_job = submit(owner, prompt="running shoe", brand=str(shoes.pk)).json()
+    _, secret = api_key_create(organization=owner.organization, name="soda only", brand=soda)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+
+    assert api.get(f"/api/v1/generations/{shoes_job['id']}").status_code == 404
+    assert api.post("/api/v1/generations", {"prompt": "x", "brand": str(shoes.pk)},
+                    format="json").status_code == 404
+    own = api.post("/api/v1/generations", {"prompt": "x"}, format="json")
+    assert own.status_code == 202 and own.json()["brand"] == str(soda.pk)
