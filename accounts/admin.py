@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from accounts.models import ApiKey, Brand, Membership, Organization, User
+from accounts.models import ApiKey, Brand, Invitation, Membership, Organization, User
 from billing.money import format_usd
 from generation.moderation.admin_actions import ApiKeyModerationActions, OrganizationModerationActions
 
@@ -64,3 +64,11 @@ class ApiKeyAdmin(ApiKeyModerationActions, admin.ModelAdmin):
     search_fields = ["name", "prefix", "organization__name"]
     readonly_fields = ["prefix", "secret_hash", "suspended_at", "last_used_at", "created_at"]
     actions = ["suspend_api_keys", "reinstate_api_keys"]
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    list_display = ["email", "organization", "role", "expires_at", "accepted_at", "revoked_at"]
+    list_filter = ["role"]
+    search_fields = ["email", "organization__name"]
+    readonly_fields = ["token_hash", "accepted_by", "accepted_at", "invited_by"]

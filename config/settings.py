@@ -105,6 +105,7 @@ STATIC_URL = "static/"
 # Production runs `collectstatic` into STATIC_ROOT; the embedded default serves from the apps.
 STATIC_ROOT = env_str("STATIC_ROOT") or None
 WHITENOISE_USE_FINDERS = True  # serve app static files without a collectstatic step
+STATICFILES_DIRS = [BASE_DIR / "static"]  # the dashboard's CSS and small scripts
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 MEDIA_URL = "media/"
 STORAGES = {
@@ -181,6 +182,18 @@ if BLOCKED_CHARGE_POLICY not in ("none", "full"):
     raise ImproperlyConfigured(f"BLOCKED_CHARGE_POLICY must be none or full, got {BLOCKED_CHARGE_POLICY!r}")
 MODERATION_STRIKES_TO_SUSPEND = env_int("MODERATION_STRIKES_TO_SUSPEND", 3, minimum=1)
 MODERATION_STRIKE_WINDOW_DAYS = env_int("MODERATION_STRIKE_WINDOW_DAYS", 30, minimum=1)
+# Dashboard sessions and email (invitations, password resets).
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/app/"
+LOGOUT_REDIRECT_URL = "/login/"
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
+                        if DEBUG else "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Atelier <no-reply@atelier.local>")
 
 LOGGING = {
     "version": 1,

@@ -32,4 +32,7 @@ urlpatterns = [
     path("healthz", health, name="health"),
     path("files/<str:token>", image_download, name="image-download"),
     path("api/v1/", include(api_v1)),
+    # The customer dashboard (pages under /app/, auth at /login/, /signup/...): last, so the
+    # API and file routes above always win.
+    path("", include("config.dashboard_urls")),
 ]

@@ -6,10 +6,7 @@ from generation.models import GeneratedImage, GenerationJob
 
 
 def jobs_visible_to(tenant: Tenant):
-    jobs = GenerationJob.objects.filter(organization=tenant.organization)
-    if tenant.brand is not None:
-        jobs = jobs.filter(brand=tenant.brand)
-    return jobs
+    return tenant.scope_to_brands(GenerationJob.objects.filter(organization=tenant.organization))
 
 
 def job_for(*, tenant: Tenant, job_id) -> GenerationJob:
@@ -23,3 +20,11 @@ def job_for(*, tenant: Tenant, job_id) -> GenerationJob:
 def image_by_id(image_id) -> GeneratedImage | None:
     """Only for signed downloads: the signature, not the caller, proves access."""
     return GeneratedImage.objects.filter(pk=image_id).first()
+
+
+def image_for(*, tenant: Tenant, image_id) -> GeneratedImage:
+    image = (GeneratedImage.objects.select_related("job")
+             .filter(pk=image_id, job__in=jobs_visible_to(tenant)).first())
+    if image is None:
+        raise NotFound("No such image.", code="image_not_found")
+    return image

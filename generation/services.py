@@ -59,10 +59,16 @@ def validate_generation(*, model: str, prompt: str, image_size: str | None,
 
 def _brand_for(tenant: Tenant, brand_id) -> Brand | None:
     if brand_id is None:
-        return tenant.brand
+        if tenant.brand is None and tenant.brand_ids is not None:
+            if len(tenant.brand_ids) != 1:
+                raise DomainError("Choose one of the brands you have access to.",
+                                  code="brand_required", param="brand")
+            [brand_id] = tenant.brand_ids
+        else:
+            return tenant.brand
     brand = Brand.objects.filter(pk=brand_id, organization=tenant.organization,
                                  archived_at__isnull=True).first()
-    if brand is None or (tenant.brand is not None and brand.pk != tenant.brand.pk):
+    if brand is None or not tenant.allows_brand(brand.pk):
         raise NotFound("No such brand.", code="brand_not_found", param="brand")
     return brand
 
