@@ -29,3 +29,9 @@ def staff_client(db, client):
     staff = User.objects.create_superuser(email="ops@atelier.test", password="pw-ops-123456")
     client.force_login(staff)
     return client
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    # Money tests create many users; password hashing strength is not what they measure.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
