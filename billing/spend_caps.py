@@ -52,14 +52,22 @@ def _describe(cap: SpendCap) -> tuple[str, str, str]:
             f"{period}spend cap"), "key_budget_exceeded", None
 
 
-def spend_caps_enforce(*, brand, api_key, amount: int, now: datetime | None = None) -> None:
-    """Raise a 402 naming the first cap that `amount` more would exceed."""
+def spend_caps_of(*, brand, api_key) -> list[SpendCap]:
+    """The caps that apply to a submit for `brand` through `api_key` (brand caps first)."""
+    if brand is None and api_key is None:
+        return []
     which = Q()
     if brand is not None:
         which |= Q(brand=brand)
     if api_key is not None:
         which |= Q(api_key=api_key)
-    caps = SpendCap.objects.filter(which).select_related("brand", "api_key").order_by("brand_id")
+    return list(SpendCap.objects.filter(which).select_related("brand", "api_key")
+                .order_by("brand_id"))
+
+
+def spend_caps_enforce(*, caps: list[SpendCap], amount: int, now: datetime | None = None) -> None:
+    """Raise a 402 naming the first cap that `amount` more would exceed. Call with the
+    organization's wallet row locked."""
     for cap in caps:
         spent = cap_spent(cap=cap, now=now)
         if spent + amount > cap.limit:
