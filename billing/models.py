@@ -70,6 +70,10 @@ class LedgerEntry(models.Model):
 
     class Meta:
         constraints = [models.CheckConstraint(condition=~Q(amount=0), name="entry_not_zero")]
+        indexes = [  # spend caps sum a brand's or key's charges since the start of the month
+            models.Index(fields=["brand", "created_at"], name="entry_brand_time"),
+            models.Index(fields=["api_key", "created_at"], name="entry_key_time"),
+        ]
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "ledger entries"
 
@@ -112,7 +116,15 @@ class Reservation(models.Model):
     class Meta:
         constraints = [models.CheckConstraint(condition=Q(amount__gte=0),
                                               name="reservation_not_negative")]
-        indexes = [models.Index(fields=["status", "expires_at"])]
+        indexes = [
+            models.Index(fields=["status", "expires_at"]),
+            # Spend caps sum open holds per brand / key; usage reads captures by date.
+            models.Index(fields=["brand"], condition=Q(status="open"),
+                         name="open_reservation_brand"),
+            models.Index(fields=["api_key"], condition=Q(status="open"),
+                         name="open_reservation_key"),
+            models.Index(fields=["wallet", "status", "ended_at"], name="reservation_settled"),
+        ]
 
     def __str__(self):
         return f"{self.reference} {self.status} {format_usd(self.amount, symbol=True)}"
