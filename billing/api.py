@@ -61,6 +61,12 @@ class LedgerView(APIView):
                          "has_more": next_cursor is not None, "next_cursor": next_cursor})
 
 
+def text_cell(value) -> str:
+    """Customer-controlled text (brand names, memos) must not run as a spreadsheet formula."""
+    text = str(value or "")
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 class _Echo:
     def write(self, value):
         return value
@@ -92,8 +98,9 @@ class LedgerCsvView(APIView):
                   "api_key", "reference", "memo"]
         rows = ([entry.pk, entry.created_at.isoformat(), entry.kind, format_usd(entry.amount),
                  entry.amount, format_usd(entry.balance_after), entry.balance_after,
-                 entry.brand_id or "", entry.brand.name if entry.brand_id else "",
-                 entry.api_key.prefix if entry.api_key_id else "", entry.reference, entry.memo]
+                 entry.brand_id or "", text_cell(entry.brand.name if entry.brand_id else ""),
+                 entry.api_key.prefix if entry.api_key_id else "", text_cell(entry.reference),
+                 text_cell(entry.memo)]
                 for entry in entries.iterator(chunk_size=1000))
         return csv_response(f"ledger-{tenant.organization.slug}.csv", header, rows)
 
@@ -160,10 +167,11 @@ class UsageCsvView(APIView):
             if "day" in groups:
                 out.append(data["day"])
             if "brand" in groups:
-                out += [data["brand"]["id"], data["brand"]["name"]] if data["brand"] else ["", ""]
+                brand = data["brand"]
+                out += [brand["id"], text_cell(brand["name"])] if brand else ["", ""]
             if "key" in groups:
                 key = data["api_key"]
-                out += [key["prefix"], key["name"]] if key else ["", ""]
+                out += [key["prefix"], text_cell(key["name"])] if key else ["", ""]
             if "model" in groups:
                 out.append(data["model"])
             if "tier" in groups:

@@ -63,3 +63,13 @@ def test_usage_csv_and_date_range(owner, submit, run_queued_jobs):
     assert owner.api.get("/api/v1/usage", {"until": "2020-01-01"}).json()["data"] == []
     bad = owner.api.get("/api/v1/usage", {"group_by": "colour"})
     assert (bad.status_code, bad.json()["error"]["param"]) == (400, "group_by")
+
+
+def test_csv_cells_never_start_a_spreadsheet_formula(owner, submit, run_queued_jobs):
+    brand = brand_create(organization=owner.organization, name="=HYPERLINK(\"http://x\")")
+    submit(owner, model=PRO, prompt="x", brand=str(brand.pk))
+    run_queued_jobs()
+
+    for path in ("/api/v1/usage.csv", "/api/v1/ledger.csv"):
+        body = b"".join(owner.api.get(path).streaming_content).decode()
+        assert "'=HYPERLINK" in body and ",=HYPERLINK" not in body
