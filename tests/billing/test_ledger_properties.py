@@ -9,7 +9,13 @@ from django.db.models import Sum
 from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
 
 from accounts.models import User
 from accounts.services import organization_create
@@ -23,6 +29,7 @@ from billing.services import (
 from config.errors import InsufficientCredits
 
 _run = itertools.count()
+THRESHOLD = 1_000_000  # the low-balance alert is armed on every wallet the machine drives
 amounts = st.integers(min_value=1, max_value=3_000_000)
 CREDIT_KINDS = [EntryKind.SIGNUP_GRANT, EntryKind.BONUS, EntryKind.PROMO]
 
@@ -36,6 +43,8 @@ class LedgerMachine(RuleBasedStateMachine):
         user = User.objects.create_user(email=f"prop{run}@ledger.test")
         self.organization = organization_create(name=f"Prop {run}", owner=user,
                                                 signup_credits=0)
+        Wallet.objects.filter(organization=self.organization).update(
+            low_balance_threshold=THRESHOLD)
         self.wallet = Wallet.objects.get(organization=self.organization)
         self.balance = 0
         self.reserved = 0
@@ -55,6 +64,10 @@ class LedgerMachine(RuleBasedStateMachine):
         ledger_post(wallet=self.wallet, kind=kind, amount=amount, idempotency_key=key)
         self.balance += amount
         self.keys.append(key)
+
+    @initialize(amount=amounts)
+    def first_purchase(self, amount):
+        self._post(EntryKind.PURCHASE, amount)
 
     @rule(kind=st.sampled_from(CREDIT_KINDS), amount=amounts)
     def grant(self, kind, amount):
@@ -129,6 +142,8 @@ class LedgerMachine(RuleBasedStateMachine):
         assert wallet.reserved == self.reserved == \
             (open_holds.aggregate(s=Sum("amount"))["s"] or 0)
         assert wallet.balance - wallet.reserved >= 0
+        # Low-balance state follows every movement, whichever path moved the money.
+        assert (wallet.low_balance_since is not None) == (wallet.available < THRESHOLD)
         last = entries.order_by("-created_at", "-id").first()
         assert (last.balance_after if last else 0) == wallet.balance
 

@@ -67,3 +67,13 @@ def test_an_alert_for_a_crossing_already_undone_is_not_sent(agency, submit, run_
     run_queued_jobs()
 
     assert mail.outbox == []
+
+
+def test_released_holds_re_arm_the_alert(agency, submit, run_queued_jobs):
+    jobs = [submit(agency, model=PRO, prompt=f"job {n}").json() for n in range(4)]
+    assert wallet_of(agency).low_balance_since is not None  # 1.00 - 4 × 0.134 held = 0.464
+
+    for job in jobs[:2]:
+        assert agency.api.post(f"/api/v1/generations/{job['id']}/cancel").status_code == 200
+
+    assert wallet_of(agency).low_balance_since is None  # 0.732 available again
