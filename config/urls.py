@@ -2,7 +2,16 @@ from django.contrib import admin
 from django.http import JsonResponse
 from django.urls import include, path
 
-from billing.api import LedgerView, WalletView
+from billing.api import (
+    LedgerCsvView,
+    LedgerView,
+    PricesView,
+    PromoRedeemView,
+    QuoteView,
+    UsageCsvView,
+    UsageView,
+    WalletView,
+)
 from generation.api import GenerationCancel, GenerationDetail, GenerationListCreate, image_download
 from generation.moderation.api import GenerationReview
 from generation.moderation.console import credit_adjust_view, staff_dashboard
@@ -21,6 +30,12 @@ api_v1 = [
          name="generation-review"),
     path("wallet", WalletView.as_view(), name="wallet"),
     path("ledger", LedgerView.as_view(), name="ledger"),
+    path("ledger.csv", LedgerCsvView.as_view(), name="ledger-csv"),
+    path("usage", UsageView.as_view(), name="usage"),
+    path("usage.csv", UsageCsvView.as_view(), name="usage-csv"),
+    path("prices", PricesView.as_view(), name="prices"),
+    path("quote", QuoteView.as_view(), name="quote"),
+    path("promo/redeem", PromoRedeemView.as_view(), name="promo-redeem"),
 ]
 
 urlpatterns = [

@@ -86,7 +86,8 @@ def job_submit(*, tenant: Tenant, model: str, prompt: str, image_size: str | Non
     prefilter_check(tenant=tenant, model=model, prompt=prompt, brand=brand,
                     params={"image_size": tier, "aspect_ratio": ratio, "seed": seed,
                             "grounding": grounding})
-    quote = quote_generation(model=model, tier=tier, grounding=grounding)
+    quote = quote_generation(model=model, tier=tier, grounding=grounding,
+                             organization=tenant.organization)
     with transaction.atomic():
         job = GenerationJob(
             organization=tenant.organization, brand=brand, api_key=tenant.api_key,
@@ -97,9 +98,11 @@ def job_submit(*, tenant: Tenant, model: str, prompt: str, image_size: str | Non
                               "unit_price": line.unit_price, "amount": line.amount}
                              for line in quote.lines],
         )
+        # Funds and the brand's and key's spend caps are checked under the wallet lock.
         job.reservation = reservation_open(
             organization=tenant.organization, amount=quote.total, reference=f"job:{job.id}",
-            expires_at=timezone.now() + timedelta(seconds=settings.JOB_DEADLINE_SECONDS * 3))
+            expires_at=timezone.now() + timedelta(seconds=settings.JOB_DEADLINE_SECONDS * 3),
+            brand=brand, api_key=tenant.api_key)
         job.save(force_insert=True)
         transaction.on_commit(lambda: job_enqueue(job_id=job.id))
     return job
