@@ -24,4 +24,5 @@ class UsdField(forms.CharField):
         try:
             return parse_usd(value)
         except ValueError as error:
-            raise forms.ValidationError(str(error)) from None
+            raise forms.ValidationError(
+                "Enter dollars, e.g. 12.50 (at most 6 decimals).") from error
