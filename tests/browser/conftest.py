@@ -17,7 +17,8 @@ def migrated_rows(django_db_setup) -> str:
     return connection._test_serialized_contents
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's loop must be gone before other modules' async tests (anyio) run.
+@pytest.fixture(scope="module")
 def browser(migrated_rows):
     from playwright.sync_api import sync_playwright
 
