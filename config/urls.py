@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.http import JsonResponse
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from billing.api import LedgerView, WalletView
 from generation.api import GenerationCancel, GenerationDetail, GenerationListCreate, image_download
@@ -17,6 +18,10 @@ api_v1 = [
          name="generation-cancel"),
     path("wallet", WalletView.as_view(), name="wallet"),
     path("ledger", LedgerView.as_view(), name="ledger"),
+    # Native API extras (issue 6).
+    path("", include("generation.webhooks.urls")),
+    path("", include("generation.batches.urls")),
+    path("schema", SpectacularAPIView.as_view(), name="openapi-schema"),
 ]
 
 urlpatterns = [
@@ -24,4 +29,6 @@ urlpatterns = [
     path("healthz", health, name="health"),
     path("files/<str:token>", image_download, name="image-download"),
     path("api/v1/", include(api_v1)),
+    path("api/docs", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="api-docs"),
+    path("api/redoc", SpectacularRedocView.as_view(url_name="openapi-schema"), name="api-redoc"),
 ]
