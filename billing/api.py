@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -5,9 +6,11 @@ from accounts.models import Scope
 from accounts.tenancy import tenant_of
 from billing import selectors
 from billing.money import money
+from billing.schema import LedgerOut, WalletOut
 
 
 class WalletView(APIView):
+    @extend_schema(responses=WalletOut, tags=["billing"])
     def get(self, request):
         tenant = tenant_of(request)
         tenant.require(Scope.READ)
@@ -22,6 +25,7 @@ class WalletView(APIView):
 
 
 class LedgerView(APIView):
+    @extend_schema(responses=LedgerOut, tags=["billing"])
     def get(self, request):
         tenant = tenant_of(request)
         tenant.require(Scope.READ)

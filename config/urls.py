@@ -3,6 +3,7 @@ from django.http import JsonResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+import config.openapi  # noqa: F401 - registers the API-key scheme with drf-spectacular
 from billing.api import LedgerView, WalletView
 from generation.api import GenerationCancel, GenerationDetail, GenerationListCreate, image_download
 

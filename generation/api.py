@@ -2,7 +2,6 @@
 
 from django.core.files.storage import FileSystemStorage
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -17,6 +16,7 @@ from generation import selectors
 from generation.dedupe.services import job_submit_or_reuse
 from generation.limits import concurrency_check
 from generation.models import JobStatus
+from generation.schema import ERRORS, GenerationOut, GenerationPage
 from generation.serializers import GenerationCreateSerializer, job_data
 from generation.services import job_cancel
 from generation.signing import image_id_from_token
@@ -40,8 +40,8 @@ class GenerationListQuery(serializers.Serializer):
 
 
 class GenerationListCreate(APIView):
-    @extend_schema(parameters=[GenerationListQuery], responses=OpenApiTypes.OBJECT,
-                   tags=["generations"],
+    @extend_schema(parameters=[GenerationListQuery], responses={200: GenerationPage, **ERRORS},
+                   tags=["generations"], operation_id="generations_list",
                    description="Newest first. Follow `next_cursor` while `has_more`.")
     def get(self, request):
         tenant = tenant_of(request)
@@ -58,7 +58,7 @@ class GenerationListCreate(APIView):
         return Response({"object": "list", "data": [job_data(job, request) for job in jobs],
                          "has_more": next_cursor is not None, "next_cursor": next_cursor})
 
-    @extend_schema(request=GenerationCreateSerializer, responses={202: OpenApiTypes.OBJECT},
+    @extend_schema(request=GenerationCreateSerializer, responses={202: GenerationOut, **ERRORS},
                    parameters=[IDEMPOTENCY_HEADER], tags=["generations"])
     @idempotent
     def post(self, request):
@@ -78,7 +78,7 @@ class GenerationListCreate(APIView):
 
 
 class GenerationDetail(APIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT, tags=["generations"])
+    @extend_schema(responses={200: GenerationOut, **ERRORS}, tags=["generations"])
     def get(self, request, job_id):
         tenant = tenant_of(request)
         tenant.require(Scope.READ)
@@ -86,8 +86,8 @@ class GenerationDetail(APIView):
 
 
 class GenerationCancel(APIView):
-    @extend_schema(request=None, responses=OpenApiTypes.OBJECT, parameters=[IDEMPOTENCY_HEADER],
-                   tags=["generations"])
+    @extend_schema(request=None, responses={200: GenerationOut, **ERRORS},
+                   parameters=[IDEMPOTENCY_HEADER], tags=["generations"])
     @idempotent
     def post(self, request, job_id):
         tenant = tenant_of(request)

@@ -17,6 +17,7 @@ from config.pagination import keyset_page
 from config.parsers import BodyTooLarge
 from generation.batches import selectors
 from generation.batches.services import batch_cancel, batch_submit, batch_summary
+from generation.schema import ERRORS, BatchOut, BatchPage
 from generation.serializers import GenerationCreateSerializer, job_data
 
 
@@ -63,7 +64,7 @@ class BatchListCreate(APIView):
     @extend_schema(
         parameters=[OpenApiParameter("limit", OpenApiTypes.INT),
                     OpenApiParameter("cursor", OpenApiTypes.STR)],
-        responses=OpenApiTypes.OBJECT, tags=["batches"])
+        responses={200: BatchPage, **ERRORS}, tags=["batches"], operation_id="batches_list")
     def get(self, request):
         tenant = tenant_of(request)
         tenant.require(Scope.READ)
@@ -77,7 +78,7 @@ class BatchListCreate(APIView):
     @extend_schema(request={"application/json": BatchInput,
                             "multipart/form-data": {"type": "object", "properties": {
                                 "file": {"type": "string", "format": "binary"}}}},
-                   responses={202: OpenApiTypes.OBJECT}, parameters=[IDEMPOTENCY_HEADER],
+                   responses={202: BatchOut, **ERRORS}, parameters=[IDEMPOTENCY_HEADER],
                    tags=["batches"])
     @idempotent
     def post(self, request):
@@ -100,7 +101,7 @@ def _limit(request) -> int:
 
 
 class BatchDetail(APIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT, tags=["batches"])
+    @extend_schema(responses={200: BatchOut, **ERRORS}, tags=["batches"])
     def get(self, request, batch_id):
         tenant = tenant_of(request)
         tenant.require(Scope.READ)
@@ -109,8 +110,8 @@ class BatchDetail(APIView):
 
 
 class BatchCancel(APIView):
-    @extend_schema(request=None, responses=OpenApiTypes.OBJECT, parameters=[IDEMPOTENCY_HEADER],
-                   tags=["batches"])
+    @extend_schema(request=None, responses={200: BatchOut, **ERRORS},
+                   parameters=[IDEMPOTENCY_HEADER], tags=["batches"])
     @idempotent
     def post(self, request, batch_id):
         tenant = tenant_of(request)

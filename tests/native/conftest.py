@@ -20,6 +20,12 @@ def client_for(secret: str) -> APIClient:
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """The shared fixtures create several users per test; PBKDF2 would dominate the run time."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _fresh_rate_limits():
     cache.clear()
     yield
