@@ -53,6 +53,16 @@ def test_one_invalid_item_refuses_the_whole_batch(owner, post):
     assert reserved(owner) == 0
 
 
+def test_malformed_items_are_named(owner, post):
+    missing = post(owner.api, "/api/v1/batches", {"requests": [{"model": PRO, "prompt": "ok"},
+                                                               {"model": PRO}]})
+    assert missing.json()["error"]["param"] == "requests[1].prompt"
+    assert missing.json()["error"]["code"] == "missing_field"
+    scalar = post(owner.api, "/api/v1/batches", {"requests": ["just a prompt"]})
+    assert scalar.json()["error"]["param"] == "requests[0]"
+    assert not GenerationJob.objects.exists()
+
+
 def test_a_batch_beyond_the_credit_is_refused_whole(owner, post):
     # 10 USD of credit: 80 × 0.134 = 10.72 USD.
     response = post(owner.api, "/api/v1/batches",
@@ -95,7 +105,8 @@ def test_cancel_releases_queued_items_and_completes_as_canceled(owner, post, wor
     assert canceled.json()["status"] == "canceled"
     assert reserved(owner) == 0
     assert set(Reservation.objects.values_list("status", flat=True)) == {ReservationStatus.RELEASED}
-    assert work() == 3  # the queued tasks find their jobs canceled and do nothing
+    work()  # the fan-out finds nothing queued any more: no job runs
+    assert not GenerationJob.objects.exclude(status="canceled").exists()
     detail = owner.api.get(f"/api/v1/batches/{batch['id']}").json()
     assert detail["counts"]["canceled"] == 3 and detail["counts"]["succeeded"] == 0
 
