@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 import config.openapi  # noqa: F401 - registers the API-key scheme with drf-spectacular
 from billing.api import LedgerView, WalletView
 from generation.api import GenerationCancel, GenerationDetail, GenerationListCreate, image_download
+from generation.dedupe.api import DedupePolicyView
 
 
 def health(request):
@@ -22,6 +23,7 @@ api_v1 = [
     # Native API extras (issue 6).
     path("", include("generation.webhooks.urls")),
     path("", include("generation.batches.urls")),
+    path("dedupe", DedupePolicyView.as_view(), name="dedupe-policy"),
     path("schema", SpectacularAPIView.as_view(), name="openapi-schema"),
 ]
 

@@ -63,3 +63,23 @@ def test_the_cache_never_crosses_organizations(owner, outsider, submit, work):
     submit(owner, model=PRO, prompt="same")
     work()
     assert submit(outsider, model=PRO, prompt="same").json()["cached"] is False
+
+
+def test_policy_endpoint(owner, member, outsider, submit, work, brands):
+    acme, acme_api = brands["Acme"]
+    assert owner.api.get("/api/v1/dedupe").json()["enabled"] is False
+    assert member.api.put("/api/v1/dedupe", {"enabled": True}, format="json").status_code == 403
+    response = owner.api.put("/api/v1/dedupe", {"brand": str(acme.pk), "enabled": True,
+                                                "window_seconds": 600}, format="json")
+    assert response.status_code == 200
+    assert (response.json()["enabled"], response.json()["window_seconds"]) == (True, 600)
+    # The brand opted in, the organization did not.
+    assert owner.api.get("/api/v1/dedupe").json()["enabled"] is False
+    assert acme_api.get("/api/v1/dedupe").json()["enabled"] is True
+    outsider_view = outsider.api.get("/api/v1/dedupe", {"brand": str(acme.pk)})
+    assert outsider_view.status_code == 404
+
+    submit(owner, model=PRO, prompt="brand image", brand=str(acme.pk))
+    work()
+    assert submit(owner, model=PRO, prompt="brand image", brand=str(acme.pk)).json()["cached"]
+    assert submit(owner, model=PRO, prompt="brand image").json()["cached"] is False

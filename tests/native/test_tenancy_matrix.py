@@ -86,6 +86,9 @@ MATRIX = [
     ("get", "/api/v1/batches/{}", "batch", None, _expect(200, outsider=404, other_brand=404)),
     ("post", "/api/v1/batches/{}/cancel", "batch", None,
      _expect(200, viewer=403, outsider=404, other_brand=404)),
+    ("get", "/api/v1/dedupe", None, None, _expect(200)),
+    ("put", "/api/v1/dedupe", None, {"enabled": True},
+     _expect(200, member=403, viewer=403)),
     ("get", "/api/v1/webhooks", None, None, _expect(200, member=403, viewer=403, other_brand=403)),
     ("post", "/api/v1/webhooks", None, HOOK_BODY,
      _expect(201, member=403, viewer=403, other_brand=403)),
@@ -115,8 +118,8 @@ def test_endpoint_answers_each_caller_as_expected(world, method, path, target, b
         client = world["clients"][actor]
         if method == "post":
             response = world["post"](client, url, body)
-        elif method == "patch":
-            response = client.patch(url, body, format="json")
+        elif method in ("patch", "put"):
+            response = getattr(client, method)(url, body, format="json")
         else:
             response = getattr(client, method)(url)
         seen[actor] = response.status_code
