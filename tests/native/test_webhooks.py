@@ -208,3 +208,28 @@ def test_member_without_admin_scope_is_refused(member, receiver):
     response = member.api.post("/api/v1/webhooks", {"url": receiver.url}, format="json")
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "insufficient_scope"
+
+
+def test_the_hand_written_verifier_in_the_docs_accepts_our_signatures(owner, post, work,
+                                                                      receiver):
+    import base64
+    import hashlib
+    import hmac
+    import time
+
+    def verify_by_hand(secret: str, headers: dict, body: bytes) -> bool:  # as in docs/api.md
+        msg_id, ts = headers["webhook-id"], headers["webhook-timestamp"]
+        if abs(time.time() - int(ts)) > 300:
+            return False
+        key = base64.b64decode(secret.removeprefix("whsec_"))
+        expected = base64.b64encode(hmac.new(key, f"{msg_id}.{ts}.".encode() + body,
+                                             hashlib.sha256).digest()).decode()
+        return any(hmac.compare_digest(sig.split(",", 1)[1], expected)
+                   for sig in headers["webhook-signature"].split())
+
+    endpoint = create_endpoint(post, owner, receiver.url)
+    post(owner.api, f"/api/v1/webhooks/{endpoint['id']}/test")
+    work()
+    [hit] = receiver.received
+    assert verify_by_hand(endpoint["secret"], hit.headers, hit.body)
+    assert not verify_by_hand(endpoint["secret"], hit.headers, hit.body + b"x")
