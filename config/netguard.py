@@ -6,7 +6,8 @@ have been re-pointed since: DNS rebinding), and later for reference-image URLs.
 
 import ipaddress
 import socket
-from urllib.parse import urlsplit
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 
@@ -49,3 +50,30 @@ def url_assert_public(url: str, *, param: str = "url", allow_private: bool | Non
                 raise UnsafeUrl(f"The URL resolves to a non-public address ({address}); "
                                 "only public internet addresses are allowed.", param=param)
     return addresses
+
+
+@dataclass(frozen=True)
+class PinnedTarget:
+    """Where to connect so that the checked address is the one used: the URL with its host
+    replaced by that address, the original `Host` header, and the TLS server name for httpx
+    (`extensions`), so certificates are still verified against the original host name."""
+
+    url: str
+    headers: dict
+    extensions: dict
+
+
+def url_pin(url: str, *, param: str = "url", allow_private: bool | None = None) -> PinnedTarget:
+    """Check `url` like `url_assert_public` and pin the connection to a checked address: a
+    name re-pointed between the check and the connection (DNS rebinding) cannot redirect it."""
+    addresses = url_assert_public(url, param=param, allow_private=allow_private)
+    parts = urlsplit(url)
+    address = addresses[0].split("%", 1)[0]
+    host = f"[{address}]" if ":" in address else address
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+    host_header = parts.hostname if not parts.port else f"{parts.hostname}:{parts.port}"
+    if ":" in (parts.hostname or "") and not host_header.startswith("["):
+        host_header = f"[{parts.hostname}]" + (f":{parts.port}" if parts.port else "")
+    extensions = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}
+    return PinnedTarget(pinned, {"host": host_header}, extensions)

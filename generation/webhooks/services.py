@@ -19,7 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from config.errors import DomainError
-from config.netguard import UnsafeUrl, url_assert_public
+from config.netguard import UnsafeUrl, url_assert_public, url_pin
 from generation.webhooks.models import (
     EVENT_TYPES,
     DeliveryStatus,
@@ -179,10 +179,13 @@ def webhook_delivery_attempt(*, delivery_id) -> None:
     try:
         if not endpoint.enabled:
             raise UnsafeUrl("The endpoint is disabled.", code="endpoint_disabled")
-        url_assert_public(endpoint.url)  # again now: the name may point elsewhere since
+        # Checked again now (the name may point elsewhere since registration) and the
+        # connection pinned to the checked address (it cannot change between check and use).
+        target = url_pin(endpoint.url)
         with httpx.Client(timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
                           follow_redirects=False) as client:
-            response = client.post(endpoint.url, content=body, headers=headers)
+            response = client.post(target.url, content=body, headers={**headers, **target.headers},
+                                   extensions=target.extensions)
         status_code = response.status_code
         excerpt = response.text[:RESPONSE_EXCERPT_CHARS]
     except DomainError as refused:

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from config.netguard import UnsafeUrl, url_assert_public
+from config.netguard import UnsafeUrl, url_assert_public, url_pin
 from generation.models import GenerationJob
 from tests.native.conftest import PRO
 
@@ -67,3 +67,14 @@ def test_docs_page_uses_local_assets_only(client, owner):
     html = page.content.decode()
     assert "swagger-ui" in html
     assert "cdn" not in html.lower() and "https://" not in html
+
+
+def test_pinning_connects_to_the_checked_address_and_keeps_the_name(settings):
+    settings.ALLOW_PRIVATE_WEBHOOK_URLS = True
+    target = url_pin("https://localhost:8443/hooks?x=1")
+    assert target.url in ("https://127.0.0.1:8443/hooks?x=1", "https://[::1]:8443/hooks?x=1")
+    assert target.headers == {"host": "localhost:8443"}
+    assert target.extensions == {"sni_hostname": "localhost"}
+    plain = url_pin("http://127.0.0.1/")
+    assert (plain.url, plain.headers, plain.extensions) == ("http://127.0.0.1/",
+                                                           {"host": "127.0.0.1"}, {})
