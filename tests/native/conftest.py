@@ -1,6 +1,12 @@
 """Fixtures for the native API extras: a viewer, brands and brand-bound keys, a webhook
 receiver, and a way to run the queue including the on-commit hooks of what it runs."""
 
+import os
+import shutil
+import socket
+import subprocess
+import time
+
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
@@ -87,3 +93,50 @@ def post(django_capture_on_commit_callbacks):
             return client.post(path, payload or {}, format="json", **headers)
 
     return _post
+
+
+def _redis_server_binary() -> str:
+    found = shutil.which("redis-server")
+    if found is None and os.geteuid() == 0:
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "redis-server"], check=True, env=env)
+        found = shutil.which("redis-server")
+    if found is None:
+        pytest.fail("redis-server is needed for the Redis-mode tests; install Debian's redis-server.")
+    return found
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """A real, throwaway Redis server on loopback (production keeps rate limits in Redis)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    directory = tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen(
+        [_redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(directory)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_cache(settings, redis_url):
+    """Point Django's cache at the Redis server for one test."""
+    from django.core.cache import caches
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": redis_url}}
+    caches["default"].clear()
+    yield caches["default"]
+    caches["default"].clear()

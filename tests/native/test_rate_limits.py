@@ -30,3 +30,13 @@ def test_concurrency_per_organization(owner, outsider, submit, settings):
     GenerationJob.objects.filter(organization=owner.organization).update(
         status=JobStatus.SUCCEEDED)
     assert submit(owner, model=FLASH, prompt="c").status_code == 202
+
+
+def test_requests_per_minute_are_counted_in_redis(owner, settings, redis_cache):
+    settings.RATE_LIMIT_PER_KEY_RPM = 2
+    assert "Redis" in type(redis_cache).__name__
+    assert owner.api.get("/api/v1/ledger").status_code == 200
+    assert owner.api.get("/api/v1/ledger").status_code == 200
+    limited = owner.api.get("/api/v1/ledger")
+    assert (limited.status_code, limited.json()["error"]["code"]) == (429, "rate_limited")
+    assert int(limited["Retry-After"]) >= 1
