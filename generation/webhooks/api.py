@@ -29,6 +29,10 @@ class EndpointOutput(serializers.Serializer):
     event_types = serializers.ListField(child=serializers.CharField())
     description = serializers.CharField()
     enabled = serializers.BooleanField()
+    failing_since = serializers.DateTimeField(allow_null=True)
+    disabled_at = serializers.DateTimeField(allow_null=True,
+                                            help_text="Set when we disabled it after days of "
+                                                      "failures; PATCH enabled=true to resume.")
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 

@@ -25,6 +25,10 @@ class WebhookEndpoint(models.Model):
     previous_secret = models.CharField(max_length=100, blank=True)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     enabled = models.BooleanField(default=True)
+    # Set by the first failed attempt after a success; an endpoint still failing days later is
+    # disabled (disabled_at) so that we stop hammering it.
+    failing_since = models.DateTimeField(null=True, blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -37,6 +37,8 @@ logger = logging.getLogger(__name__)
 RETRY_DELAYS = (5, 300, 1800, 7200, 18000, 36000, 36000)
 MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
 SECRET_ROTATION_OVERLAP = timedelta(hours=24)
+# An endpoint that has failed every attempt for this long is disabled when a delivery gives up.
+DISABLE_AFTER_FAILING = timedelta(days=5)
 # A claimed attempt is re-offered after this long if its worker died mid-request.
 ATTEMPT_LEASE = timedelta(seconds=120)
 SUBSCRIBABLE_EVENTS = tuple(event for event in EVENT_TYPES if event != "webhook.test")
@@ -65,6 +67,8 @@ def webhook_endpoint_update(*, endpoint: WebhookEndpoint, **changes) -> WebhookE
         url_assert_public(changes["url"], param="url")
     if "event_types" in changes:
         changes["event_types"] = _validate_event_types(changes["event_types"])
+    if changes.get("enabled"):  # re-enabled by the customer: forget the failure streak
+        changes.update(disabled_at=None, failing_since=None)
     for field, value in changes.items():
         setattr(endpoint, field, value)
     endpoint.save(update_fields=[*changes, "updated_at"])
@@ -205,10 +209,18 @@ def _attempt_record(delivery: WebhookDelivery, *, started_at, status_code, excer
                                       started_at=started_at, status_code=status_code,
                                       latency_ms=latency_ms, response_excerpt=excerpt,
                                       error=error)
+        endpoints = WebhookEndpoint.objects.filter(pk=delivery.endpoint_id)
+        now = timezone.now()
+        if succeeded:
+            endpoints.filter(failing_since__isnull=False).update(failing_since=None)
+        else:
+            endpoints.filter(failing_since__isnull=True).update(failing_since=now)
         if succeeded:
             changes = {"status": DeliveryStatus.SUCCEEDED, "next_attempt_at": None}
         elif delivery.attempts >= MAX_ATTEMPTS:
             changes = {"status": DeliveryStatus.FAILED, "next_attempt_at": None}
+            endpoints.filter(enabled=True, failing_since__lte=now - DISABLE_AFTER_FAILING).update(
+                enabled=False, disabled_at=now)
         else:
             changes = {"next_attempt_at": timezone.now()
                        + timedelta(seconds=RETRY_DELAYS[delivery.attempts - 1])}

@@ -233,3 +233,39 @@ def test_the_hand_written_verifier_in_the_docs_accepts_our_signatures(owner, pos
     [hit] = receiver.received
     assert verify_by_hand(endpoint["secret"], hit.headers, hit.body)
     assert not verify_by_hand(endpoint["secret"], hit.headers, hit.body + b"x")
+
+
+def test_an_endpoint_failing_for_days_is_disabled_until_re_enabled(owner, post, work, receiver):
+    endpoint = create_endpoint(post, owner, receiver.url)
+    receiver.statuses = [500] * 8
+    webhook_event_emit_committed(owner, post)
+    work()
+    delivery = WebhookDelivery.objects.get(endpoint_id=endpoint["id"])
+    WebhookEndpoint.objects.filter(pk=endpoint["id"]).update(
+        failing_since=timezone.now() - timedelta(days=6))
+    for _ in range(7):
+        make_due(delivery.pk)
+        webhook_deliveries_due()
+        work()
+    detail = owner.api.get(f"/api/v1/webhooks/{endpoint['id']}").json()
+    assert detail["enabled"] is False and detail["disabled_at"]
+    # Disabled endpoints receive nothing new.
+    assert webhook_event_emit(organization=owner.organization, event_type="wallet.low_balance",
+                              data={}) is None
+    resumed = owner.api.patch(f"/api/v1/webhooks/{endpoint['id']}", {"enabled": True},
+                              format="json").json()
+    assert (resumed["enabled"], resumed["disabled_at"], resumed["failing_since"]) == (
+        True, None, None)
+
+
+def test_a_success_resets_the_failure_streak(owner, post, work, receiver):
+    endpoint = create_endpoint(post, owner, receiver.url)
+    receiver.statuses = [500]
+    webhook_event_emit_committed(owner, post)
+    work()
+    assert WebhookEndpoint.objects.get(pk=endpoint["id"]).failing_since is not None
+    delivery = WebhookDelivery.objects.get(endpoint_id=endpoint["id"])
+    make_due(delivery.pk)
+    webhook_deliveries_due()
+    work()
+    assert WebhookEndpoint.objects.get(pk=endpoint["id"]).failing_since is None
