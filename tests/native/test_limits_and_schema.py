@@ -67,6 +67,10 @@ def test_docs_page_uses_local_assets_only(client, owner):
     html = page.content.decode()
     assert "swagger-ui" in html
     assert "cdn" not in html.lower() and "https://" not in html
+    bundle = "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js"
+    assert bundle in html
+    assert client.get(bundle).status_code == 200
+    assert client.get("/api/redoc").status_code == 200
 
 
 def test_pinning_connects_to_the_checked_address_and_keeps_the_name(settings):
