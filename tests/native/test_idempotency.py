@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+import pytest
 from django.utils import timezone
 
 from accounts.idempotency.models import IdempotencyRecord
@@ -96,3 +97,40 @@ def test_invalid_key_is_refused(owner, post):
                     HTTP_IDEMPOTENCY_KEY="x" * 256)
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_idempotency_key"
+
+
+# Real commits (threads need them); serialized_rollback restores the seeded price list after.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_concurrent_requests_with_one_key_submit_once(owner):
+    """Eight threads race with the same key on PostgreSQL: the unique constraint lets exactly one
+    run; the others see it in flight (409) or replay its response (202, same job)."""
+    import threading
+
+    from django.db import connection
+
+    barrier = threading.Barrier(8)
+    results = []
+
+    def attempt():
+        try:
+            barrier.wait()
+            response = owner.api.post("/api/v1/generations", {"model": PRO, "prompt": "race"},
+                                      format="json", HTTP_IDEMPOTENCY_KEY="race-1")
+            results.append((response.status_code, response.json()))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=attempt) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert GenerationJob.objects.count() == 1
+    job_id = str(GenerationJob.objects.get().pk)
+    assert {status for status, _ in results} <= {202, 409}
+    assert all(body["id"] == job_id for status, body in results if status == 202)
+    assert all(body["error"]["code"] == "idempotency_key_in_progress"
+               for status, body in results if status == 409)
+    assert Reservation.objects.count() == 1
+
