@@ -4,6 +4,7 @@ Thin views: validate, call one selector or service, render."""
 import csv
 
 from django.http import StreamingHttpResponse
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -14,10 +15,12 @@ from billing import selectors, statements
 from billing.money import format_usd, money
 from billing.promos import promo_redeem
 from billing.quotes import generation_quote
+from billing.schema import LedgerOut, WalletOut
 from generation import catalog
 
 
 class WalletView(APIView):
+    @extend_schema(responses=WalletOut, tags=["billing"])
     def get(self, request):
         tenant = tenant_of(request)
         tenant.require(Scope.READ)
@@ -50,6 +53,7 @@ def entry_data(entry) -> dict:
 class LedgerView(APIView):
     """Newest first. `?brand=&kind=&since=&until=&limit=&cursor=`; follow `next_cursor`."""
 
+    @extend_schema(responses=LedgerOut, tags=["billing"])
     def get(self, request):
         tenant = tenant_of(request)
         tenant.require(Scope.READ)

@@ -337,3 +337,45 @@ def quote_generation(*, model: str, tier: str, reference_images: int = 0,
     lines = [lines[0], *(line for line in lines[1:] if line.amount)]
     return Quote(model=model, tier=tier, price_list_id=price_list.pk, lines=tuple(lines),
                  google_cost=google_cost, discount_bps=terms.discount_bps)
+
+
+# --- Bulk holds for batches (issue 6): one wallet lock for many jobs, one reservation each. ---
+
+def reservation_open_many(*, organization, holds: list[tuple[str, int]],
+                          expires_at: datetime) -> list[Reservation]:
+    """Open one reservation per (reference, amount), all or none: InsufficientCredits when the
+    available credit cannot cover their sum."""
+    total = sum(amount for _, amount in holds)
+    with transaction.atomic():
+        wallet = Wallet.objects.select_for_update().get(organization=organization)
+        if total > wallet.available:
+            raise InsufficientCredits(
+                f"Insufficient credits: these requests cost {format_usd(total, symbol=True)}, "
+                f"available {format_usd(wallet.available, symbol=True)}."
+            )
+        reservations = Reservation.objects.bulk_create([
+            Reservation(wallet=wallet, amount=amount, reference=reference, expires_at=expires_at)
+            for reference, amount in holds])
+        Wallet.objects.filter(pk=wallet.pk).update(reserved=F("reserved") + total,
+                                                   updated_at=timezone.now())
+    return reservations
+
+
+def reservation_release_many(*, reservation_ids: list) -> int:
+    """Release every still-open reservation among `reservation_ids`; each ends exactly once."""
+    with transaction.atomic():
+        wallet_ids = sorted(set(Reservation.objects.filter(pk__in=reservation_ids)
+                                .values_list("wallet_id", flat=True)))
+        for wallet_id in wallet_ids:
+            _locked_wallet(wallet_id)
+        still_open = list(Reservation.objects.filter(pk__in=reservation_ids,
+                                                     status=ReservationStatus.OPEN)
+                          .values_list("pk", "wallet_id", "amount"))
+        Reservation.objects.filter(pk__in=[pk for pk, _, _ in still_open]).update(
+            status=ReservationStatus.RELEASED, ended_at=timezone.now())
+        for wallet_id in wallet_ids:
+            amount = sum(amount for _, owner, amount in still_open if owner == wallet_id)
+            if amount:
+                Wallet.objects.filter(pk=wallet_id).update(reserved=F("reserved") - amount,
+                                                           updated_at=timezone.now())
+    return len(still_open)

@@ -57,7 +57,8 @@ def describe(exc) -> tuple[int, dict, dict]:
     """(status, error body fields, headers) for any exception the API surfaces can raise."""
     headers = {}
     if isinstance(exc, DomainError):
-        return exc.status_code, {"code": exc.code, "message": exc.message, "param": exc.param}, {}
+        return (exc.status_code, {"code": exc.code, "message": exc.message, "param": exc.param},
+                dict(getattr(exc, "headers", None) or {}))
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

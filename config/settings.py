@@ -37,11 +37,18 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_q",
     "accounts",
     "billing",
     "generation",
     "generation.moderation",
+    # Native API extras (issue 6): nested apps keep their own migrations.
+    "accounts.idempotency",
+    "generation.webhooks",
+    "generation.batches",
+    "generation.dedupe",
 ]
 
 MIDDLEWARE = [
@@ -136,12 +143,26 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "config.parsers.CappedJSONParser",
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
     "EXCEPTION_HANDLER": "config.errors.native_exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_CLASSES": ["config.ratelimit.PerKeyRateThrottle"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Atelier native API",
+    "DESCRIPTION": "Async image generation on prepaid credits. See docs/api.md.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and Redoc are served from drf-spectacular-sidecar: no CDN, works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
 }
 
 # django-q2: the ORM broker by default (no service needed), Redis when REDIS_URL is set.
@@ -194,6 +215,19 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Atelier <no-reply@atelier.local>")
+# Native API extras (issue 6): limits, idempotency, webhooks, batches, dedupe, retention.
+RATE_LIMIT_PER_KEY_RPM = env_int("RATE_LIMIT_PER_KEY_RPM", 600, minimum=1)
+MAX_CONCURRENT_JOBS_PER_ORG = env_int("MAX_CONCURRENT_JOBS_PER_ORG", 100, minimum=1)
+MAX_JSON_BODY_BYTES = env_int("MAX_JSON_BODY_BYTES", 8 * 1024 * 1024, minimum=1024)
+MAX_BATCH_REQUESTS = env_int("MAX_BATCH_REQUESTS", 1000, minimum=1)
+IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=24)
+# Off in production: webhook (and reference) URLs resolving to loopback/private/link-local
+# addresses are refused. Development and tests turn it on to reach a local receiver.
+ALLOW_PRIVATE_WEBHOOK_URLS = env_bool("ALLOW_PRIVATE_WEBHOOK_URLS", False)
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 15, minimum=1)
+IMAGE_RETENTION_DAYS = env_int("IMAGE_RETENTION_DAYS", 30, minimum=1)
+DEDUPE_DEFAULT_WINDOW_SECONDS = env_int("DEDUPE_DEFAULT_WINDOW_SECONDS", 86400, minimum=1)
+DEDUPE_CACHE_PRICE_MICROS = env_int("DEDUPE_CACHE_PRICE_MICROS", 0, minimum=0)
 
 LOGGING = {
     "version": 1,

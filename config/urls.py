@@ -1,7 +1,9 @@
 from django.contrib import admin
 from django.http import JsonResponse
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+import config.openapi  # noqa: F401 - registers the API-key scheme with drf-spectacular
 from billing.api import (
     LedgerCsvView,
     LedgerView,
@@ -13,6 +15,7 @@ from billing.api import (
     WalletView,
 )
 from generation.api import GenerationCancel, GenerationDetail, GenerationListCreate, image_download
+from generation.dedupe.api import DedupePolicyView
 from generation.moderation.api import GenerationReview
 from generation.moderation.console import credit_adjust_view, staff_dashboard
 
@@ -36,6 +39,11 @@ api_v1 = [
     path("prices", PricesView.as_view(), name="prices"),
     path("quote", QuoteView.as_view(), name="quote"),
     path("promo/redeem", PromoRedeemView.as_view(), name="promo-redeem"),
+    # Native API extras (issue 6).
+    path("", include("generation.webhooks.urls")),
+    path("", include("generation.batches.urls")),
+    path("dedupe", DedupePolicyView.as_view(), name="dedupe-policy"),
+    path("schema", SpectacularAPIView.as_view(), name="openapi-schema"),
 ]
 
 urlpatterns = [
@@ -50,4 +58,6 @@ urlpatterns = [
     # The customer dashboard (pages under /app/, auth at /login/, /signup/...): last, so the
     # API and file routes above always win.
     path("", include("config.dashboard_urls")),
+    path("api/docs", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="api-docs"),
+    path("api/redoc", SpectacularRedocView.as_view(url_name="openapi-schema"), name="api-redoc"),
 ]

@@ -28,3 +28,16 @@ def image_for(*, tenant: Tenant, image_id) -> GeneratedImage:
     if image is None:
         raise NotFound("No such image.", code="image_not_found")
     return image
+def jobs_filtered(*, tenant: Tenant, brand_id=None, statuses=None, created_after=None,
+                  created_before=None):
+    """The list endpoint's query: visible jobs narrowed by brand, statuses and a created range."""
+    jobs = jobs_visible_to(tenant).select_related("brand").prefetch_related("images")
+    if brand_id is not None:
+        jobs = jobs.filter(brand_id=brand_id)
+    if statuses:
+        jobs = jobs.filter(status__in=list(statuses))
+    if created_after is not None:
+        jobs = jobs.filter(created_at__gte=created_after)
+    if created_before is not None:
+        jobs = jobs.filter(created_at__lt=created_before)
+    return jobs

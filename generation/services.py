@@ -198,6 +198,7 @@ def _settle_success(job: GenerationJob, provider_name: str, result: ProviderResu
             GeneratedImage.objects.bulk_create(images)
             reservation_capture(reservation=job.reservation, brand=job.brand, api_key=job.api_key,
                                 memo=f"{job.model} {job.tier} {job.aspect_ratio}")
+            job_settled_announce(job_id=job.pk)
     except _Superseded:
         for image in images:
             image.file.delete(save=False)
@@ -214,6 +215,7 @@ def _settle_failure(job: GenerationJob, status: str, code: str, message: str) ->
             error_message=message[:2000])
         if ended:
             reservation_release(reservation=job.reservation)
+            job_settled_announce(job_id=job.pk)
 
 
 def job_cancel(*, job: GenerationJob) -> bool:
@@ -224,4 +226,19 @@ def job_cancel(*, job: GenerationJob) -> bool:
             error_message="Canceled by the customer.")
         if canceled:
             reservation_release(reservation=job.reservation)
+            job_settled_announce(job_id=job.pk)
     return bool(canceled)
+
+
+def job_settled_announce(*, job_id) -> None:
+    """What customers see when a job reaches a terminal state: the `generation.<status>` webhook
+    and its batch's progress. Runs inside the settling transaction, so both commit with it."""
+    from generation.batches.services import batch_job_settled
+    from generation.serializers import job_data
+    from generation.webhooks.services import webhook_event_emit
+
+    job = (GenerationJob.objects.select_related("organization").prefetch_related("images")
+           .get(pk=job_id))
+    webhook_event_emit(organization=job.organization, event_type=f"generation.{job.status}",
+                       data=job_data(job, None))
+    batch_job_settled(job_id=job_id)
