@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "django_q",
     "accounts",
     "billing",
+    "billing.payments",
     "generation",
 ]
 
@@ -166,6 +167,13 @@ GEMINI_BASE_URL = env_url("GEMINI_BASE_URL", "https://generativelanguage.googlea
 STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY") or None
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET") or None
 STRIPE_API_BASE = env_url("STRIPE_API_BASE")
+
+# Credit purchases (billing.payments, docs/payments.md): custom amounts in whole dollars.
+PURCHASE_MIN_USD = env_int("PURCHASE_MIN_USD", 5, minimum=1)
+PURCHASE_MAX_USD = env_int("PURCHASE_MAX_USD", 10_000, minimum=1)
+if PURCHASE_MIN_USD > PURCHASE_MAX_USD:
+    raise ImproperlyConfigured("PURCHASE_MIN_USD must not exceed PURCHASE_MAX_USD")
+AUTO_RECHARGE_MAX_FAILURES = env_int("AUTO_RECHARGE_MAX_FAILURES", 3, minimum=1)
 
 # Product rules.
 SIGNED_URL_TTL_SECONDS = env_int("SIGNED_URL_TTL_SECONDS", 3600, minimum=60)

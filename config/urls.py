@@ -3,6 +3,7 @@ from django.http import JsonResponse
 from django.urls import include, path
 
 from billing.api import LedgerView, WalletView
+from billing.payments.urls import api_urlpatterns as payments_api
 from generation.api import GenerationCancel, GenerationDetail, GenerationListCreate, image_download
 
 
@@ -17,6 +18,7 @@ api_v1 = [
          name="generation-cancel"),
     path("wallet", WalletView.as_view(), name="wallet"),
     path("ledger", LedgerView.as_view(), name="ledger"),
+    *payments_api,  # checkout, payments, credit-packs, auto-recharge
 ]
 
 urlpatterns = [
@@ -24,4 +26,5 @@ urlpatterns = [
     path("healthz", health, name="health"),
     path("files/<str:token>", image_download, name="image-download"),
     path("api/v1/", include(api_v1)),
+    path("billing/", include("billing.payments.urls")),  # purchase pages, Stripe webhook
 ]
