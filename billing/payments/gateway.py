@@ -24,7 +24,6 @@ def stripe_client() -> stripe.StripeClient:
     base_addresses = {"api": settings.STRIPE_API_BASE} if settings.STRIPE_API_BASE else None
     return stripe.StripeClient(
         settings.STRIPE_SECRET_KEY, base_addresses=base_addresses,
-        http_client=stripe.HTTPXClient(allow_sync_methods=True, timeout=30),
         max_network_retries=2,
     )
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.models import Membership, Role
 from billing.money import format_usd
-from billing.payments.gateway import stripe_client, stripe_configured
+from billing.payments.gateway import plain, stripe_client, stripe_configured
 from billing.payments.models import Payment, PaymentAccount, PaymentKind
 
 logger = logging.getLogger(__name__)
@@ -28,8 +28,8 @@ def payment_details_refresh(*, payment: Payment) -> Payment:
     if not (stripe_configured() and payment.stripe_payment_intent_id) or payment.receipt_url:
         return payment
     try:
-        intent = stripe_client().v1.payment_intents.retrieve(
-            payment.stripe_payment_intent_id, params={"expand": ["latest_charge"]})
+        intent = plain(stripe_client().v1.payment_intents.retrieve(
+            payment.stripe_payment_intent_id, params={"expand": ["latest_charge"]}))
     except stripe.StripeError as error:
         logger.warning("could not fetch payment intent %s: %s", payment.stripe_payment_intent_id,
                        error)

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from billing.models import EntryKind, Wallet
 from billing.money import MICROS_PER_USD, format_usd, parse_usd
-from billing.payments.gateway import stripe_client
+from billing.payments.gateway import plain, stripe_client
 from billing.payments.models import (
     BonusRule,
     CreditPack,
@@ -88,6 +88,12 @@ def purchase_amount(*, pack_id: int | None = None, amount: str | int | None = No
                           f"{format_usd(high, symbol=True)}.", code="amount_out_of_range",
                           param="amount")
     return micros
+
+
+def checkout_product_name(amount: int, bonus: int) -> str:
+    """The line item's name: Stripe's payment page shows it, so the bonus is seen before paying."""
+    name = f"Atelier credits {format_usd(amount, symbol=True)}"
+    return f"{name} + {format_usd(bonus, symbol=True)} bonus" if bonus else name
 
 
 def bonus_description(amount: int, bonus: int, bp: int) -> str:
@@ -159,7 +165,7 @@ def checkout_start(*, organization, user=None, pack_id: int | None = None,
                         "currency": "usd",
                         "unit_amount": price // MICROS_PER_CENT,
                         "product_data": {
-                            "name": f"Atelier credits {format_usd(price, symbol=True)}",
+                            "name": checkout_product_name(price, bonus),
                             "description": bonus_description(price, bonus, bp),
                         },
                     },
@@ -250,7 +256,7 @@ def checkout_confirm_return(*, session_id: str) -> Payment | None:
         return None
     if payment.paid_at is None:
         session = stripe_client().v1.checkout.sessions.retrieve(session_id)
-        payment = checkout_fulfil(session=session.to_dict(recursive=True)) or payment
+        payment = checkout_fulfil(session=plain(session)) or payment
     return payment
 
 
@@ -606,7 +612,7 @@ def auto_recharge_charge(*, payment_id) -> Payment:
     account = PaymentAccount.objects.get(organization_id=payment.organization_id)
     try:
         client = stripe_client()
-        intent = client.v1.payment_intents.create(
+        intent = plain(client.v1.payment_intents.create(
             params={
                 "amount": payment.amount // MICROS_PER_CENT,
                 "currency": "usd",
@@ -618,20 +624,20 @@ def auto_recharge_charge(*, payment_id) -> Payment:
                 "metadata": {"organization_id": str(payment.organization_id),
                              "payment_id": str(payment.pk), "kind": "auto_recharge"},
             },
-            options={"idempotency_key": f"autorecharge:{payment.pk}"})
+            options={"idempotency_key": f"autorecharge:{payment.pk}"}))
     except (stripe.StripeError, DomainError) as error:
         message = getattr(error, "user_message", None) or getattr(error, "message", None) \
             or str(error)
         return auto_recharge_failed(payment_id=payment.pk, message=str(message))
     Payment.objects.filter(pk=payment.pk, stripe_payment_intent_id__isnull=True).update(
-        stripe_payment_intent_id=intent.id)
-    if intent.status == "succeeded":
+        stripe_payment_intent_id=intent["id"])
+    if intent["status"] == "succeeded":
         # The webhook would credit it too; whichever comes first wins, the other is a no-op.
-        return payment_fulfil(payment_id=payment.pk, payment_intent_id=intent.id,
-                              amount_cents=intent.get("amount_received") or intent.amount)
-    if intent.status in ("requires_payment_method", "requires_action", "canceled"):
-        return auto_recharge_failed(payment_id=payment.pk,
-                                    message=f"The saved card needs attention ({intent.status}).")
+        return payment_fulfil(payment_id=payment.pk, payment_intent_id=intent["id"],
+                              amount_cents=intent.get("amount_received") or intent["amount"])
+    if intent["status"] in ("requires_payment_method", "requires_action", "canceled"):
+        return auto_recharge_failed(
+            payment_id=payment.pk, message=f"The saved card needs attention ({intent['status']}).")
     Payment.objects.filter(pk=payment.pk, status=PaymentStatus.PENDING).update(
         status=PaymentStatus.PROCESSING)
     payment.refresh_from_db()
