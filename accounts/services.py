@@ -2,7 +2,7 @@
 
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -85,5 +85,7 @@ def api_key_revoke(*, api_key: ApiKey) -> None:
 def api_key_touch(*, api_key: ApiKey) -> None:
     """Record use at most once a minute per key, so authentication is not a write per request."""
     now = timezone.now()
-    stale = now - timezone.timedelta(seconds=60)
+    stale = now - timedelta(seconds=60)
+    if api_key.last_used_at is not None and api_key.last_used_at > stale:
+        return
     ApiKey.objects.filter(pk=api_key.pk).exclude(last_used_at__gt=stale).update(last_used_at=now)

@@ -16,7 +16,8 @@ def main() -> int:
     python = sys.executable
     children = [
         subprocess.Popen([python, "-m", "uvicorn", "config.asgi:application", "--host", host,
-                          "--port", port, "--no-access-log"]),
+                          "--port", port, "--no-access-log",
+                          "--workers", os.environ.get("WEB_WORKERS", "1")]),
         subprocess.Popen([python, "manage.py", "qcluster"]),
     ]
     stopping = False

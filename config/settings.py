@@ -74,6 +74,8 @@ TEMPLATES = [
     },
 ]
 
+if not env_str("DATABASE_URL"):
+    VAR_DIR.mkdir(parents=True, exist_ok=True)  # the embedded default keeps its SQLite file here
 DATABASES = {
     "default": database_from_url(
         env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'atelier.sqlite3'}", base_dir=BASE_DIR

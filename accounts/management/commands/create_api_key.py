@@ -1,3 +1,4 @@
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Brand, Organization, Scope
@@ -15,14 +16,15 @@ class Command(BaseCommand):
         parser.add_argument("--scopes", help=f"comma-separated, from: {', '.join(Scope.values)}")
 
     def handle(self, *args, organization, brand, name, scopes, **options):
-        org = Organization.objects.filter(pk=organization).first()
+        try:
+            org = Organization.objects.filter(pk=organization).first()
+            bound = Brand.objects.filter(pk=brand, organization=org).first() if brand else None
+        except ValidationError:  # not a UUID
+            org = bound = None
         if org is None:
             raise CommandError(f"no organization {organization}")
-        bound = None
-        if brand:
-            bound = Brand.objects.filter(pk=brand, organization=org).first()
-            if bound is None:
-                raise CommandError(f"no brand {brand} in {org.name}")
+        if brand and bound is None:
+            raise CommandError(f"no brand {brand} in {org.name}")
         try:
             _, secret = api_key_create(
                 organization=org, name=name, brand=bound,
