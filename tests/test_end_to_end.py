@@ -53,6 +53,8 @@ def platform(transactional_db):
     connection.close()
 
 
+# serialized_rollback: an earlier transactional test's flush removed the seeded price list.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_submit_render_download_and_capture_through_real_processes(platform):
     base, process = platform
     tenant = make_tenant("Live Agency", "live@agency.test", credits="5")
