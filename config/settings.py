@@ -176,6 +176,9 @@ PURCHASE_MAX_USD = env_int("PURCHASE_MAX_USD", 10_000, minimum=1)
 if PURCHASE_MIN_USD > PURCHASE_MAX_USD:
     raise ImproperlyConfigured("PURCHASE_MIN_USD must not exceed PURCHASE_MAX_USD")
 AUTO_RECHARGE_MAX_FAILURES = env_int("AUTO_RECHARGE_MAX_FAILURES", 3, minimum=1)
+# Receipts and notices: printed to the console in DEBUG (no mail server needed), SMTP otherwise.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend" if DEBUG
+                        else "django.core.mail.backends.smtp.EmailBackend")
 
 # Product rules.
 SIGNED_URL_TTL_SECONDS = env_int("SIGNED_URL_TTL_SECONDS", 3600, minimum=60)

@@ -71,9 +71,14 @@ def receipt_send(*, payment_id) -> None:
         f"Stripe receipt: {payment.receipt_url}" if payment.receipt_url else "",
         f"Payments: {settings.PUBLIC_BASE_URL}/api/v1/payments",
     ]
-    send_mail(subject=f"Atelier receipt: {format_usd(payment.credits, symbol=True)} of credits",
-              message="\n".join(line for line in lines if line) + "\n",
-              from_email=None, recipient_list=recipients)
+    try:
+        send_mail(subject=f"Atelier receipt: {format_usd(payment.credits, symbol=True)} of credits",
+                  message="\n".join(line for line in lines if line) + "\n",
+                  from_email=None, recipient_list=recipients)
+    except Exception:
+        # Give the claim back so the task's retry sends it.
+        Payment.objects.filter(pk=payment.pk).update(receipt_sent_at=None)
+        raise
 
 
 def auto_recharge_failure_send(*, payment_id) -> None:

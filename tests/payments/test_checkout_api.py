@@ -4,7 +4,7 @@ organization's one Stripe customer, with the bonus shown before paying."""
 import stripe
 from django.test import override_settings
 
-from billing.payments.models import Payment, PaymentAccount
+from billing.payments.models import BonusRule, Payment, PaymentAccount
 
 
 def test_pack_checkout_creates_a_session_showing_the_bonus(owner, fake_stripe, checkout):
@@ -97,3 +97,22 @@ def test_buy_page_redirects_to_stripe_checkout(owner, fake_stripe, client):
 
     assert response.status_code == 302
     assert response["Location"].startswith(fake_stripe.api_base + "/pay/")
+
+
+def test_the_highest_bonus_tier_reached_applies(owner, fake_stripe, checkout):
+    BonusRule.objects.create(min_amount=500_000_000, bonus_bp=1500)
+    BonusRule.objects.create(min_amount=50_000_000, bonus_bp=500, active=False)
+
+    bonuses = {amount: checkout(owner, amount=amount)["bonus"]["usd"]
+               for amount in ["99.99", "100", "499.99", "500", "750"]}
+
+    assert bonuses == {"99.99": "0.00", "100": "10.00", "499.99": "49.999",
+                       "500": "75.00", "750": "112.50"}
+
+
+def test_webhook_without_a_configured_secret_answers_503(client, settings):
+    settings.STRIPE_WEBHOOK_SECRET = None
+    response = client.post("/billing/stripe/webhook/", data=b"{}", content_type="application/json",
+                           HTTP_STRIPE_SIGNATURE="t=1,v1=00")
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "payments_unavailable"
