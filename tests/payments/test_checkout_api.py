@@ -97,6 +97,7 @@ def test_buy_page_redirects_to_stripe_checkout(owner, fake_stripe, client):
 
     assert response.status_code == 302
     assert response["Location"].startswith(fake_stripe.api_base + "/pay/")
+    assert b"Nothing was charged" in client.get("/billing/cancel/").content
 
 
 def test_the_highest_bonus_tier_reached_applies(owner, fake_stripe, checkout):
