@@ -15,6 +15,7 @@ Stripe calls (network) happen outside transactions; webhook handlers touch only 
 """
 
 import logging
+import uuid
 
 import stripe
 from django.conf import settings
@@ -207,8 +208,6 @@ def _payment_for_session(session: dict) -> Payment | None:
 
 
 def _is_uuid(value) -> bool:
-    import uuid
-
     try:
         uuid.UUID(str(value))
     except ValueError:
