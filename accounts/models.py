@@ -114,6 +114,8 @@ class ApiKey(models.Model):
     scopes = models.JSONField(default=list)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Set by moderation (generation.moderation.services); reversible, unlike revocation.
+    suspended_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
                                    null=True, blank=True, related_name="+")

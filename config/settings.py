@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "billing",
     "billing.payments",
     "generation",
+    "generation.moderation",
 ]
 
 MIDDLEWARE = [
@@ -184,6 +185,13 @@ EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.Emai
 SIGNED_URL_TTL_SECONDS = env_int("SIGNED_URL_TTL_SECONDS", 3600, minimum=60)
 JOB_DEADLINE_SECONDS = env_int("JOB_DEADLINE_SECONDS", 600, minimum=30)
 MAX_PROMPT_CHARS = env_int("MAX_PROMPT_CHARS", 32000, minimum=1)
+
+# Moderation (docs/moderation.md): what a safety-blocked job costs, and when strikes suspend.
+BLOCKED_CHARGE_POLICY = env_str("BLOCKED_CHARGE_POLICY", "none")
+if BLOCKED_CHARGE_POLICY not in ("none", "full"):
+    raise ImproperlyConfigured(f"BLOCKED_CHARGE_POLICY must be none or full, got {BLOCKED_CHARGE_POLICY!r}")
+MODERATION_STRIKES_TO_SUSPEND = env_int("MODERATION_STRIKES_TO_SUSPEND", 3, minimum=1)
+MODERATION_STRIKE_WINDOW_DAYS = env_int("MODERATION_STRIKE_WINDOW_DAYS", 30, minimum=1)
 
 LOGGING = {
     "version": 1,

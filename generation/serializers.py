@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from billing.money import money
 from generation import catalog
+from generation.moderation.selectors import moderation_data
 from generation.signing import absolute, signed_image_path
 
 
@@ -50,6 +51,7 @@ def job_data(job, request) -> dict:
         "local_render": job.is_local_render,
         "text": job.text or None,
         "error": {"code": job.error_code, "message": job.error_message} if job.error_code else None,
+        "moderation": moderation_data(job),
         "images": [image_data(image, request) for image in job.images.all()],
         "created_at": job.created_at.isoformat(),
         "started_at": job.started_at.isoformat() if job.started_at else None,

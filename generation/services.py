@@ -24,6 +24,7 @@ from billing.services import (
 from config.errors import DomainError, NotFound
 from generation import catalog
 from generation.models import GeneratedImage, GenerationJob, JobStatus
+from generation.moderation.services import job_settle_blocked, prefilter_check
 from generation.providers.base import ImageRequest, ProviderError, ProviderResult, SafetyBlocked
 
 logger = logging.getLogger(__name__)
@@ -77,6 +78,9 @@ def job_submit(*, tenant: Tenant, model: str, prompt: str, image_size: str | Non
         raise DomainError(f"{model} does not support search grounding.",
                           code="unsupported_option", param="grounding")
     brand = _brand_for(tenant, brand_id)
+    prefilter_check(tenant=tenant, model=model, prompt=prompt, brand=brand,
+                    params={"image_size": tier, "aspect_ratio": ratio, "seed": seed,
+                            "grounding": grounding})
     quote = quote_generation(model=model, tier=tier, grounding=grounding)
     with transaction.atomic():
         job = GenerationJob(
@@ -142,7 +146,7 @@ def job_run(*, job_id) -> None:
             # Network I/O: never inside a transaction.
             result = asyncio.run(provider.generate(request))
         except SafetyBlocked as blocked:
-            _settle_failure(job, JobStatus.BLOCKED, blocked.code, blocked.message)
+            job_settle_blocked(job=job, blocked=blocked)  # case + charge policy: moderation
             return
         except ProviderError as error:
             if error.retryable and attempt < MAX_ATTEMPTS:
