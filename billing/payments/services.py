@@ -609,6 +609,13 @@ def auto_recharge_charge(*, payment_id) -> Payment:
     if payment.status != PaymentStatus.PENDING or payment.stripe_payment_intent_id:
         return payment
     account = PaymentAccount.objects.get(organization_id=payment.organization_id)
+    if not account.auto_recharge_enabled or account.purchases_frozen_at:
+        # Switched off (or frozen by a dispute) between the trigger and this task: no charge,
+        # and not a card failure to count.
+        Payment.objects.filter(pk=payment.pk, status=PaymentStatus.PENDING).update(
+            status=PaymentStatus.FAILED, failure_message="Auto-recharge was off when due.")
+        payment.refresh_from_db()
+        return payment
     try:
         client = stripe_client()
         intent = plain(client.v1.payment_intents.create(

@@ -158,3 +158,18 @@ def test_declines_notify_owners_and_disable_after_repeated_failure(
     assert wallet_of(owner).available == 25_000_000
     state = owner.api.get("/api/v1/auto-recharge").json()
     assert state["enabled"] is False and state["disabled_reason"]
+
+
+def test_switching_off_before_the_charge_runs_charges_nothing(card_on_file, fake_stripe, opt_in,
+                                                              work):
+    owner = card_on_file
+    opt_in(owner, "30", "40")  # fires at once: $25 is below $30; the charge task is queued
+    response = owner.api.put("/api/v1/auto-recharge", {"enabled": False}, format="json")
+    assert response.json()["enabled"] is False
+
+    work()
+
+    [top_up] = top_ups(owner)
+    assert top_up.status == "failed"
+    assert fake_stripe.objects("payment_intent")[-1]["metadata"].get("kind") != "auto_recharge"
+    assert wallet_of(owner).available == 25_000_000
