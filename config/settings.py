@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "django_q",
     "accounts",
     "billing",
+    "billing.payments",
     "generation",
     "generation.moderation",
     # Native API extras (issue 6): nested apps keep their own migrations.
@@ -192,6 +193,13 @@ STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY") or None
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET") or None
 STRIPE_API_BASE = env_url("STRIPE_API_BASE")
 
+# Credit purchases (billing.payments, docs/payments.md): custom amounts in whole dollars.
+PURCHASE_MIN_USD = env_int("PURCHASE_MIN_USD", 5, minimum=1)
+PURCHASE_MAX_USD = env_int("PURCHASE_MAX_USD", 10_000, minimum=1)
+if PURCHASE_MIN_USD > PURCHASE_MAX_USD:
+    raise ImproperlyConfigured("PURCHASE_MIN_USD must not exceed PURCHASE_MAX_USD")
+AUTO_RECHARGE_MAX_FAILURES = env_int("AUTO_RECHARGE_MAX_FAILURES", 3, minimum=1)
+
 # Product rules.
 SIGNED_URL_TTL_SECONDS = env_int("SIGNED_URL_TTL_SECONDS", 3600, minimum=60)
 JOB_DEADLINE_SECONDS = env_int("JOB_DEADLINE_SECONDS", 600, minimum=30)
@@ -203,7 +211,8 @@ if BLOCKED_CHARGE_POLICY not in ("none", "full"):
     raise ImproperlyConfigured(f"BLOCKED_CHARGE_POLICY must be none or full, got {BLOCKED_CHARGE_POLICY!r}")
 MODERATION_STRIKES_TO_SUSPEND = env_int("MODERATION_STRIKES_TO_SUSPEND", 3, minimum=1)
 MODERATION_STRIKE_WINDOW_DAYS = env_int("MODERATION_STRIKE_WINDOW_DAYS", 30, minimum=1)
-# Dashboard sessions and email (invitations, password resets).
+# Dashboard sessions and email (invitations, password resets, receipts, alerts): printed to the
+# console in DEBUG (no mail server needed), SMTP otherwise.
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/app/"
 LOGOUT_REDIRECT_URL = "/login/"

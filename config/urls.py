@@ -14,6 +14,7 @@ from billing.api import (
     UsageView,
     WalletView,
 )
+from billing.payments.urls import api_urlpatterns as payments_api
 from generation.api import GenerationCancel, GenerationDetail, GenerationListCreate, image_download
 from generation.dedupe.api import DedupePolicyView
 from generation.moderation.api import GenerationReview
@@ -44,6 +45,7 @@ api_v1 = [
     path("", include("generation.batches.urls")),
     path("dedupe", DedupePolicyView.as_view(), name="dedupe-policy"),
     path("schema", SpectacularAPIView.as_view(), name="openapi-schema"),
+    *payments_api,  # checkout, payments, credit-packs, auto-recharge
 ]
 
 urlpatterns = [
@@ -60,4 +62,5 @@ urlpatterns = [
     path("", include("config.dashboard_urls")),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="api-docs"),
     path("api/redoc", SpectacularRedocView.as_view(url_name="openapi-schema"), name="api-redoc"),
+    path("billing/", include("billing.payments.urls")),  # purchase pages, Stripe webhook
 ]

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from accounts.models import Brand
 from accounts.tenancy import Tenant
+from billing.payments.services import auto_recharge_check
 from billing.services import (
     quote_generation,
     reservation_capture,
@@ -202,6 +203,9 @@ def _settle_success(job: GenerationJob, provider_name: str, result: ProviderResu
     except _Superseded:
         for image in images:
             image.file.delete(save=False)
+        return
+    # After the capture committed: may queue one auto-recharge top-up (database only, cheap).
+    auto_recharge_check(organization_id=job.organization_id)
 
 
 class _Superseded(Exception):
