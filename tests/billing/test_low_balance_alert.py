@@ -77,3 +77,21 @@ def test_released_holds_re_arm_the_alert(agency, submit, run_queued_jobs):
         assert agency.api.post(f"/api/v1/generations/{job['id']}/cancel").status_code == 200
 
     assert wallet_of(agency).low_balance_since is None  # 0.732 available again
+
+
+def test_a_crossing_is_one_wallet_low_balance_webhook_event(agency, submit, run_queued_jobs,
+                                                            django_capture_on_commit_callbacks,
+                                                            settings):
+    from generation.webhooks.models import WebhookMessage
+    from generation.webhooks.services import webhook_endpoint_create
+
+    settings.ALLOW_PRIVATE_WEBHOOK_URLS = True
+    webhook_endpoint_create(organization=agency.organization, url="http://127.0.0.1:9/hook",
+                            event_types=["wallet.low_balance"])
+
+    spend(agency, submit, run_queued_jobs, 6)  # crosses on the 4th job, then keeps falling
+
+    [message] = WebhookMessage.objects.filter(organization=agency.organization)
+    assert message.event_type == "wallet.low_balance"
+    assert message.payload["data"]["threshold"] == {"micros": 500_000, "usd": "0.50"}
+    assert message.payload["data"]["available"]["micros"] < 500_000
