@@ -172,6 +172,15 @@ SIGNED_URL_TTL_SECONDS = env_int("SIGNED_URL_TTL_SECONDS", 3600, minimum=60)
 JOB_DEADLINE_SECONDS = env_int("JOB_DEADLINE_SECONDS", 600, minimum=30)
 MAX_PROMPT_CHARS = env_int("MAX_PROMPT_CHARS", 32000, minimum=1)
 
+# Customer API (compatible surfaces, reference images): limits on what a request may carry.
+MAX_IMAGE_UPLOAD_BYTES = env_int("MAX_IMAGE_UPLOAD_BYTES", 20 * 1024 * 1024, minimum=1024)
+MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 40_000_000, minimum=10_000)
+# Whole request bodies outside file uploads (Gemini-style JSON carries images as base64).
+MAX_REQUEST_BYTES = env_int("MAX_REQUEST_BYTES", 64 * 1024 * 1024, minimum=1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
+# How long a sync surface (OpenAI-/Gemini-compatible) waits for its job before answering 504.
+SYNC_WAIT_SECONDS = env_int("SYNC_WAIT_SECONDS", 300, minimum=5)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -24,4 +24,6 @@ urlpatterns = [
     path("healthz", health, name="health"),
     path("files/<str:token>", image_download, name="image-download"),
     path("api/v1/", include(api_v1)),
+    # OpenAI-compatible /v1/images/* and Gemini-compatible /{v1,v1beta,v1alpha}/models/*.
+    path("", include("generation.compat.urls")),
 ]
