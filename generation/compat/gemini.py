@@ -116,6 +116,18 @@ def _grounding(tools) -> bool:
     return grounding
 
 
+def _output_format(image_config: dict) -> str | None:
+    """Vertex's imageConfig.outputMimeType (image/png, image/jpeg, image/webp), if given."""
+    mime_type = image_config.get("outputMimeType")
+    if mime_type in (None, ""):
+        return None
+    if not isinstance(mime_type, str) or not mime_type.startswith("image/"):
+        raise DomainError("imageConfig.outputMimeType must be an image/* type.",
+                          code="unsupported_output_format",
+                          param="generationConfig.imageConfig.outputMimeType")
+    return mime_type.removeprefix("image/")
+
+
 def _submit(request, model: str) -> str:
     tenant = authenticate(request, query_key=True)
     tenant.require(Scope.GENERATE)
@@ -144,7 +156,8 @@ def _submit(request, model: str) -> str:
                         image_size=image_config.get("imageSize"),
                         aspect_ratio=image_config.get("aspectRatio"), seed=seed,
                         grounding=_grounding(body.get("tools")), reference_images=images,
-                        history=history)
+                        history=history, output_format=_output_format(image_config),
+                        output_quality=image_config.get("outputCompressionQuality"))
     return str(job.id)
 
 
