@@ -1,0 +1,185 @@
+"""Each compatible surface answers every refusal in its own shape, and writes nothing."""
+
+import io
+import json
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.test import Client
+from PIL import Image
+from rest_framework.exceptions import Throttled
+
+from accounts.models import Scope
+from accounts.services import api_key_create
+from billing.models import Reservation
+from generation.compat import gemini, openai
+from generation.models import GenerationJob, JobStatus
+from generation.waiting import jobs_wait
+
+PRO = "gemini-3-pro-image-preview"
+GENERATE = f"/v1beta/models/{PRO}:generateContent"
+
+
+def png(size=(64, 64), mode="RGB") -> io.BytesIO:
+    buffer = io.BytesIO()
+    Image.new(mode, size).save(buffer, format="PNG")
+    buffer.seek(0)
+    buffer.name = "image.png"
+    return buffer
+
+
+def openai_post(path, key=None, **kwargs):
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {key}"} if key else {}
+    return Client().post(path, **kwargs, **headers)
+
+
+def gemini_post(body, key=None, raw=None):
+    headers = {"HTTP_X_GOOG_API_KEY": key} if key else {}
+    return Client().post(GENERATE, data=raw if raw is not None else json.dumps(body),
+                         content_type="application/json", **headers)
+
+
+def assert_openai_error(response, status, code):
+    assert response.status_code == status, response.content
+    error = response.json()["error"]
+    assert set(error) >= {"message", "type", "param", "code"}
+    assert error["code"] == code and error["message"]
+    return error
+
+
+def assert_google_error(response, status, google_status):
+    assert response.status_code == status, response.content
+    error = response.json()["error"]
+    assert (error["code"], error["status"]) == (status, google_status)
+    assert error["message"]
+    return error
+
+
+def test_openai_without_a_key(db):
+    response = openai_post("/v1/images/generations", data={"prompt": "x"},
+                           content_type="application/json")
+    error = assert_openai_error(response, 401, "not_authenticated")
+    assert error["type"] == "authentication_error"
+    assert response["x-should-retry"] == "false"
+
+
+def test_openai_key_without_generate_scope_is_403(owner):
+    _, read_only = api_key_create(organization=owner.organization, name="reader",
+                                  scopes=[Scope.READ])
+    response = openai_post("/v1/images/generations", read_only, data={"prompt": "x"},
+                           content_type="application/json")
+    assert assert_openai_error(response, 403, "insufficient_scope")["type"] == "permission_error"
+
+
+def test_openai_edit_refusals(owner, settings):
+    def edit(**files):
+        return openai_post("/v1/images/edits", owner.api_key, data={"prompt": "x", **files})
+
+    assert_openai_error(edit(), 400, "missing_field")
+    assert_openai_error(edit(image=png(), mask=png((32, 32), "RGBA")), 400, "invalid_mask")
+    assert_openai_error(edit(image=png(), n="eleven"), 400, "invalid_field")
+    settings.MAX_IMAGE_UPLOAD_BYTES = 1024
+    big = png((400, 400))
+    big.write(b"\x00" * 4096)
+    big.seek(0)
+    error = assert_openai_error(edit(image=big), 413, "image_too_large")
+    assert error["param"] == "image"
+    assert GenerationJob.objects.count() == Reservation.objects.count() == 0
+
+
+def test_openai_unknown_model_and_bad_json(owner):
+    response = openai_post("/v1/images/generations", owner.api_key,
+                           data={"prompt": "x", "model": "imagen-9"},
+                           content_type="application/json")
+    assert assert_openai_error(response, 400, "unknown_model")["param"] == "model"
+    response = openai_post("/v1/images/generations", owner.api_key, data="{not json",
+                           content_type="application/json")
+    assert_openai_error(response, 400, "invalid_json")
+
+
+def test_v1_models_answers_each_sdk_in_its_own_shape(owner):
+    as_openai = Client().get("/v1/models", HTTP_AUTHORIZATION=f"Bearer {owner.api_key}")
+    assert as_openai.json()["object"] == "list"
+    assert as_openai.json()["data"][0] == {"id": PRO, "object": "model", "created": 0,
+                                           "owned_by": "google"}
+    as_google = Client().get("/v1/models", HTTP_X_GOOG_API_KEY=owner.api_key)
+    assert as_google.json()["models"][0]["name"] == f"models/{PRO}"
+    missing = Client().get("/v1beta/models/imagen-9", HTTP_X_GOOG_API_KEY=owner.api_key)
+    assert_google_error(missing, 404, "NOT_FOUND")
+
+
+@pytest.mark.parametrize(("body", "code"), [
+    ({"contents": []}, "invalid_contents"),
+    ({"contents": [{"parts": [{"text": "x"}]}],
+      "generationConfig": {"responseModalities": ["TEXT"]}}, "unsupported_modality"),
+    ({"contents": [{"parts": [{"file_data": {"file_uri": "gs://x"}}]}]}, "unsupported_part"),
+    ({"contents": [{"parts": [{"text": "x"}]}], "tools": [{"code_execution": {}}]},
+     "unsupported_tool"),
+    ({"contents": [{"parts": [{"text": "x"}, {"inlineData": {"data": "%%%"}}]}]},
+     "invalid_base64"),
+    ({"contents": [{"parts": [{"text": "x"}]}],
+      "generationConfig": {"imageConfig": {"aspectRatio": "7:5"}}}, "unsupported_aspect_ratio"),
+    ({"contents": [{"role": "model", "parts": [{"text": "x"}]}]}, "invalid_contents"),
+])
+def test_gemini_bad_requests(owner, body, code):
+    error = assert_google_error(gemini_post(body, owner.api_key), 400, "INVALID_ARGUMENT")
+    assert error["details"][0]["reason"] == code
+    assert GenerationJob.objects.count() == Reservation.objects.count() == 0
+
+
+def test_gemini_without_a_key_and_oversize_bodies(owner, settings):
+    assert_google_error(gemini_post({"contents": "x"}), 401, "UNAUTHENTICATED")
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = gemini_post({"contents": "x" * 5000}, owner.api_key)
+    assert_google_error(response, 413, "INVALID_ARGUMENT")
+    assert_google_error(Client().get(GENERATE, HTTP_X_GOOG_API_KEY=owner.api_key), 405,
+                        "UNIMPLEMENTED")
+    stream = Client().post(f"/v1beta/models/{PRO}:streamGenerateContent",
+                           HTTP_X_GOOG_API_KEY=owner.api_key)
+    assert_google_error(stream, 404, "NOT_FOUND")
+
+
+def test_our_rate_limit_renders_as_429_with_retry_after_on_both_surfaces():
+    response = openai.render_error(Throttled(wait=12))
+    assert (response.status_code, response["Retry-After"], response["x-should-retry"]) == (
+        429, "13", "true")
+    assert json.loads(response.content)["error"]["type"] == "rate_limit_error"
+    response = gemini.render_error(Throttled(wait=12))
+    assert (response.status_code, response["Retry-After"]) == (429, "13")
+    error = json.loads(response.content)["error"]
+    assert error["status"] == "RESOURCE_EXHAUSTED"
+    assert error["details"][1] == {"@type": "type.googleapis.com/google.rpc.RetryInfo",
+                                   "retryDelay": "13s"}
+
+
+def _ended(owner, submit, run_queued_jobs, **fields) -> GenerationJob:
+    job = submit(owner, model=PRO, prompt="x").json()
+    run_queued_jobs()
+    GenerationJob.objects.filter(pk=job["id"]).update(**fields)
+    return GenerationJob.objects.get(pk=job["id"])
+
+
+@pytest.mark.parametrize(("reason", "where"), [("SAFETY", "prompt"),
+                                               ("PROHIBITED_CONTENT", "prompt"),
+                                               ("IMAGE_SAFETY", "candidate")])
+def test_gemini_answers_a_block_the_way_gemini_does(owner, submit, run_queued_jobs, reason,
+                                                   where):
+    job = _ended(owner, submit, run_queued_jobs, status=JobStatus.BLOCKED, block_reason=reason,
+                 error_code="safety_blocked")
+
+    answer = gemini.response_for(job)
+
+    if where == "prompt":
+        assert answer["promptFeedback"]["blockReason"] == reason
+        assert "candidates" not in answer
+    else:
+        assert answer["candidates"][0]["finishReason"] == reason
+        assert answer["candidates"][0]["content"]["parts"] == []
+    assert answer["usageMetadata"]["candidatesTokenCount"] == 0
+
+
+def test_waiting_reports_when_jobs_are_done(owner, submit, run_queued_jobs):
+    job = submit(owner, model=PRO, prompt="x").json()
+    assert async_to_sync(jobs_wait)([job["id"]], timeout=0) is False
+    run_queued_jobs()
+    assert async_to_sync(jobs_wait)([job["id"]], timeout=0) is True
