@@ -125,7 +125,8 @@ def _usage(jobs: list[GenerationJob]) -> dict:
             "total_tokens": text_tokens + image_tokens + output_tokens}
 
 
-def _failure(job: GenerationJob) -> JobDidNotSucceed:
+def failure_error(job: GenerationJob) -> JobDidNotSucceed:
+    """The error a request gets when none of its jobs succeeded."""
     if job.status == JobStatus.BLOCKED:
         reason = f" ({job.block_reason})" if job.block_reason else ""
         return JobDidNotSucceed(job, f"Your request was rejected by the safety system{reason}. "
@@ -144,7 +145,7 @@ def _render(request, job_ids: list, response_format: str) -> dict:
                 .order_by("created_at", "id"))
     succeeded = [job for job in jobs if job.status == JobStatus.SUCCEEDED]
     if not succeeded:
-        raise _failure(jobs[0])
+        raise failure_error(jobs[0])
     data = []
     for job in succeeded:
         for image in job.images.all():

@@ -183,3 +183,24 @@ def test_waiting_reports_when_jobs_are_done(owner, submit, run_queued_jobs):
     assert async_to_sync(jobs_wait)([job["id"]], timeout=0) is False
     run_queued_jobs()
     assert async_to_sync(jobs_wait)([job["id"]], timeout=0) is True
+
+
+def test_openai_explains_a_blocked_or_failed_job_and_never_asks_for_a_blind_retry(
+        owner, submit, run_queued_jobs):
+    blocked = _ended(owner, submit, run_queued_jobs, status=JobStatus.BLOCKED,
+                     block_reason="IMAGE_SAFETY", error_code="safety_blocked")
+    response = openai.render_error(openai.failure_error(blocked))
+    error = json.loads(response.content)["error"]
+    assert (response.status_code, error["code"], error["type"]) == (
+        400, "content_policy_violation", "invalid_request_error")
+    assert "IMAGE_SAFETY" in error["message"] and "No credits" in error["message"]
+    assert error["generation_id"] == str(blocked.id)
+    assert response["x-should-retry"] == "false"
+
+    failed = _ended(owner, submit, run_queued_jobs, status=JobStatus.FAILED,
+                    error_code="upstream_unavailable", error_message="Gemini is unavailable")
+    response = openai.render_error(openai.failure_error(failed))
+    error = json.loads(response.content)["error"]
+    assert (response.status_code, error["code"], error["type"]) == (
+        502, "upstream_unavailable", "server_error")
+    assert "Gemini is unavailable" in error["message"]
