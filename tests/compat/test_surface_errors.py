@@ -4,7 +4,6 @@ import io
 import json
 
 import pytest
-from asgiref.sync import async_to_sync
 from django.test import Client
 from PIL import Image
 from rest_framework.exceptions import Throttled
@@ -14,7 +13,6 @@ from accounts.services import api_key_create
 from billing.models import Reservation
 from generation.compat import gemini, openai
 from generation.models import GenerationJob, JobStatus
-from generation.waiting import jobs_wait
 
 PRO = "gemini-3-pro-image-preview"
 GENERATE = f"/v1beta/models/{PRO}:generateContent"
@@ -176,13 +174,6 @@ def test_gemini_answers_a_block_the_way_gemini_does(owner, submit, run_queued_jo
         assert answer["candidates"][0]["finishReason"] == reason
         assert answer["candidates"][0]["content"]["parts"] == []
     assert answer["usageMetadata"]["candidatesTokenCount"] == 0
-
-
-def test_waiting_reports_when_jobs_are_done(owner, submit, run_queued_jobs):
-    job = submit(owner, model=PRO, prompt="x").json()
-    assert async_to_sync(jobs_wait)([job["id"]], timeout=0) is False
-    run_queued_jobs()
-    assert async_to_sync(jobs_wait)([job["id"]], timeout=0) is True
 
 
 def test_openai_explains_a_blocked_or_failed_job_and_never_asks_for_a_blind_retry(
