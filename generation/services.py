@@ -134,9 +134,11 @@ def jobs_submit(*, tenant: Tenant, model: str, prompt: str, image_size: str | No
                          for line in quote.lines],
     ) for _ in range(count)]
     # Files first (object storage is network I/O, never inside a transaction); removed on failure.
-    references = [_reference_file(job, index, image, is_mask=image is mask)
-                  for job in jobs for index, image in enumerate(inputs)]
+    references: list[JobReference] = []
     try:
+        for job in jobs:
+            for index, image in enumerate(inputs):
+                references.append(_reference_file(job, index, image, is_mask=image is mask))
         with transaction.atomic():
             for job in jobs:
                 job.reservation = reservation_open(

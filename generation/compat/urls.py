@@ -2,6 +2,7 @@
 Google's sends x-goog-api-key (or ?key=), and each gets its own listing and error shape."""
 
 from django.urls import path, register_converter
+from django.views.decorators.csrf import csrf_exempt
 
 from generation.compat import gemini, openai
 
@@ -37,6 +38,7 @@ def _speaks_openai(request, version: str) -> bool:
             and not request.META.get("HTTP_X_GOOG_API_KEY") and "key" not in request.GET)
 
 
+@csrf_exempt
 async def models(request, version: str, model: str | None = None):
     if request.method != "GET":
         surface = openai if _speaks_openai(request, version) else gemini

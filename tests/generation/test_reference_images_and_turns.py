@@ -186,3 +186,21 @@ def test_only_a_succeeded_parent_on_the_same_model_can_be_continued(owner, submi
     run_queued_jobs()
     response = submit(owner, model=FLASH, prompt="next", parent=queued["id"])
     assert response.json()["error"]["code"] == "parent_model_mismatch"
+
+
+def test_a_refused_submit_leaves_no_reference_files(db, django_capture_on_commit_callbacks,
+                                                    settings):
+    from pathlib import Path
+
+    from tests.conftest import make_tenant
+
+    poor = make_tenant("Shoestring", "poor@shoestring.test", credits="0.01")
+    upload = io.BytesIO(encoded("PNG", (256, 256)))
+    upload.name = "ref.png"
+
+    response = post_multipart(poor, django_capture_on_commit_callbacks, [upload], model=PRO,
+                              prompt="too expensive")
+
+    assert response.status_code == 402
+    assert [path for path in Path(settings.MEDIA_ROOT).rglob("*") if path.is_file()] == []
+    assert JobReference.objects.count() == 0
