@@ -195,3 +195,26 @@ def test_openai_explains_a_blocked_or_failed_job_and_never_asks_for_a_blind_retr
     assert (response.status_code, error["code"], error["type"]) == (
         502, "upstream_unavailable", "server_error")
     assert "Gemini is unavailable" in error["message"]
+
+
+def test_a_wait_that_runs_out_is_504_never_retried_and_the_job_carries_on(owner, settings):
+    from accounts.services import brand_create
+
+    settings.SYNC_WAIT_SECONDS = 0
+    brand = brand_create(organization=owner.organization, name="Acme Shoes")
+    _, bound = api_key_create(organization=owner.organization, name="acme", brand=brand,
+                              scopes=[Scope.GENERATE, Scope.READ])
+
+    response = openai_post("/v1/images/generations", bound, data={"prompt": "x", "n": 2},
+                           content_type="application/json")
+
+    error = assert_openai_error(response, 504, "generation_timeout")
+    assert response["x-should-retry"] == "false"
+    jobs = GenerationJob.objects.all()
+    assert len(jobs) == 2 and all(job.brand == brand for job in jobs)
+    assert all(job.status == JobStatus.QUEUED for job in jobs)
+    assert "/api/v1/generations/" in error["message"]
+
+    response = gemini_post({"contents": "x"}, bound)
+    assert_google_error(response, 504, "DEADLINE_EXCEEDED")
+    assert GenerationJob.objects.filter(brand=brand).count() == 3

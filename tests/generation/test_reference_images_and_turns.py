@@ -16,6 +16,12 @@ PRO = "gemini-3-pro-image-preview"
 FLASH = "gemini-2.5-flash-image"
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Test users need passwords, not a deliberately slow hash."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def encoded(fmt: str, size=(640, 480), color=(30, 90, 160)) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", size, color).save(buffer, format=fmt)
