@@ -172,16 +172,31 @@ def _usage(job: GenerationJob) -> dict:
             "candidatesTokensDetails": [{"modality": "IMAGE", "tokenCount": output_tokens}]}
 
 
+def _inline(image) -> dict:
+    with image.file.open("rb") as handle:
+        return {"mimeType": image.mime_type, "data": base64.b64encode(handle.read()).decode()}
+
+
 def _parts(job: GenerationJob) -> list[dict]:
-    """The upstream's own parts (thought signatures included) when it gave them; else ours."""
-    if job.model_turn:
-        return job.model_turn["parts"]
-    parts = [{"text": job.text}] if job.text else []
-    for image in job.images.all():
-        with image.file.open("rb") as handle:
-            data = base64.b64encode(handle.read()).decode()
-        parts.append({"inlineData": {"mimeType": image.mime_type, "data": data}})
-    return parts
+    """The upstream's own parts (thought signatures included) when it gave them; else ours.
+
+    When the image was converted on storage (imageConfig.outputMimeType), the final images carry
+    the converted bytes beside their original signatures, as Vertex answers that option."""
+    images = list(job.images.all())
+    if not job.model_turn:
+        parts = [{"text": job.text}] if job.text else []
+        return parts + [{"inlineData": _inline(image)} for image in images]
+    parts = job.model_turn["parts"]
+    if not job.params.get("output_format"):
+        return parts
+    converted, finals = [], iter(images)
+    for part in parts:
+        if "inlineData" in part and not part.get("thought"):
+            image = next(finals, None)
+            if image is not None:
+                part = {**part, "inlineData": _inline(image)}
+        converted.append(part)
+    return converted
 
 
 def response_for(job: GenerationJob) -> dict:

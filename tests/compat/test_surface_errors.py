@@ -218,3 +218,23 @@ def test_a_wait_that_runs_out_is_504_never_retried_and_the_job_carries_on(owner,
     response = gemini_post({"contents": "x"}, bound)
     assert_google_error(response, 504, "DEADLINE_EXCEEDED")
     assert GenerationJob.objects.filter(brand=brand).count() == 3
+
+
+def test_gemini_answer_keeps_upstream_signatures_and_carries_the_converted_image(
+        owner, submit, run_queued_jobs):
+    job = submit(owner, model=PRO, prompt="x", output_format="webp").json()
+    run_queued_jobs()
+    upstream_parts = [
+        {"inlineData": {"mimeType": "image/png", "data": "dGhvdWdodA=="}, "thought": True},
+        {"text": "Done.", "thoughtSignature": "c2ln"},
+        {"inlineData": {"mimeType": "image/png", "data": "b3JpZ2luYWw="},
+         "thoughtSignature": "c2lnMg=="}]
+    GenerationJob.objects.filter(pk=job["id"]).update(
+        model_turn={"role": "model", "parts": upstream_parts})
+
+    parts = gemini.response_for(GenerationJob.objects.get(pk=job["id"]))["candidates"][0][
+        "content"]["parts"]
+
+    assert parts[:2] == upstream_parts[:2]  # the interim thought image and the text, untouched
+    assert parts[2]["thoughtSignature"] == "c2lnMg=="
+    assert parts[2]["inlineData"]["mimeType"] == "image/webp"
