@@ -1,13 +1,20 @@
 from django.contrib import admin
 
 from billing.money import format_usd
-from generation.models import GeneratedImage, GenerationJob
+from generation.models import GeneratedImage, GenerationJob, JobReference
 
 
 class GeneratedImageInline(admin.TabularInline):
     model = GeneratedImage
     extra = 0
     readonly_fields = ["index", "file", "mime_type", "width", "height", "size_bytes", "sha256"]
+
+
+class JobReferenceInline(admin.TabularInline):
+    model = JobReference
+    extra = 0
+    readonly_fields = ["index", "is_mask", "file", "mime_type", "width", "height", "size_bytes",
+                       "sha256"]
 
 
 @admin.register(GenerationJob)
@@ -17,7 +24,7 @@ class GenerationJobAdmin(admin.ModelAdmin):
     list_filter = ["status", "model", "tier", "is_local_render"]
     search_fields = ["id", "prompt", "organization__name"]
     readonly_fields = [field.name for field in GenerationJob._meta.fields]
-    inlines = [GeneratedImageInline]
+    inlines = [JobReferenceInline, GeneratedImageInline]
 
     @admin.display(description="price", ordering="price")
     def price_usd(self, job):

@@ -17,13 +17,15 @@ from django.utils import timezone
 
 from accounts.models import Brand
 from accounts.tenancy import Tenant
+from billing.money import format_usd
+from billing.selectors import wallet_of
 from billing.services import (
     quote_generation,
     reservation_capture,
     reservation_open,
     reservation_release,
 )
-from config.errors import Conflict, DomainError, NotFound
+from config.errors import Conflict, DomainError, InsufficientCredits, NotFound
 from generation import catalog
 from generation.imaging import EXTENSIONS, DecodedImage, convert_image, validate_output_format
 from generation.models import GeneratedImage, GenerationJob, JobReference, JobStatus
@@ -133,6 +135,7 @@ def jobs_submit(*, tenant: Tenant, model: str, prompt: str, image_size: str | No
                           "unit_price": line.unit_price, "amount": line.amount}
                          for line in quote.lines],
     ) for _ in range(count)]
+    _check_affordable(tenant, quote.total * count)
     # Files first (object storage is network I/O, never inside a transaction); removed on failure.
     references: list[JobReference] = []
     try:
@@ -154,6 +157,15 @@ def jobs_submit(*, tenant: Tenant, model: str, prompt: str, image_size: str | No
             reference.file.delete(save=False)
         raise
     return jobs
+
+
+def _check_affordable(tenant: Tenant, total: int) -> None:
+    """Fail fast, before any file is written. The reservations below remain the authority."""
+    available = wallet_of(organization=tenant.organization).available
+    if total > available:
+        raise InsufficientCredits(f"Insufficient credits: this request costs "
+                                  f"{format_usd(total, symbol=True)}, available "
+                                  f"{format_usd(available, symbol=True)}.")
 
 
 def _reference_file(job: GenerationJob, index: int, image: DecodedImage, *,
