@@ -46,7 +46,6 @@ def qcluster(django_db_setup, django_db_blocker, shared_media):
         url = _database_url()
     env = {**os.environ, "DATABASE_URL": url, "MEDIA_ROOT": str(shared_media), "Q_WORKERS": "1",
            "SECRET_KEY": django_settings.SECRET_KEY, "LOG_LEVEL": "WARNING"}
-    env.pop("REDIS_URL", None)
     # Its own process group: the cluster forks workers, and all of them must be gone (with their
     # database sessions) before the test database is dropped.
     process = subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env,
@@ -86,6 +85,7 @@ def _stop_group(process: subprocess.Popen) -> None:
 def live(live_server, qcluster, settings, shared_media):
     """The live server's base URL, with jobs run by the cluster and files in shared media."""
     settings.MEDIA_ROOT = str(shared_media)
+    settings.SYNC_WAIT_SECONDS = 60  # a broken worker fails the test instead of stalling it
     assert qcluster.poll() is None, "the qcluster subprocess died"
     return live_server.url
 
