@@ -6,11 +6,12 @@ signatures) through to the upstream unchanged, so multi-turn editing works. Erro
 """
 
 import base64
+import json
 import math
 import re
 
 from asgiref.sync import sync_to_async
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 
 from accounts.models import Scope
 from config.errors import DomainError, NotFound
@@ -229,13 +230,25 @@ def _render(job_id: str) -> dict:
     return response_for(GenerationJob.objects.prefetch_related("images").get(pk=job_id))
 
 
-@compat_view(render_error, methods=("POST",))
-async def generate_content(request, version: str, model: str):
+async def _generate(request, model: str) -> dict:
     job_id = await sync_to_async(_submit)(request, model)
     if not await jobs_wait([job_id]):
         raise WaitTimedOut("The generation is taking longer than this request waits. It is still "
                            f"running; fetch it later from /api/v1/generations/{job_id}.")
-    return JsonResponse(await sync_to_async(_render)(job_id))
+    return await sync_to_async(_render)(job_id)
+
+
+@compat_view(render_error, methods=("POST",))
+async def generate_content(request, version: str, model: str):
+    return JsonResponse(await _generate(request, model))
+
+
+@compat_view(render_error, methods=("POST",))
+async def stream_generate_content(request, version: str, model: str):
+    """`:streamGenerateContent?alt=sse`: an image arrives whole, so the stream is one event."""
+    answer = await _generate(request, model)
+    return HttpResponse(f"data: {json.dumps(answer, separators=(',', ':'))}\r\n\r\n",
+                        content_type="text/event-stream")
 
 
 @compat_view(render_error, methods=("POST", "GET"))

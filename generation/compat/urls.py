@@ -61,6 +61,8 @@ urlpatterns = [
     path("<gemini_version:version>/models", models, name="compat-models"),
     path("<gemini_version:version>/models/<model_id:model>:generateContent",
          gemini.generate_content, name="gemini-generate-content"),
+    path("<gemini_version:version>/models/<model_id:model>:streamGenerateContent",
+         gemini.stream_generate_content, name="gemini-stream-generate-content"),
     path("<gemini_version:version>/models/<model_id:model>:<str:method>",
          gemini.unsupported_method, name="gemini-unsupported-method"),
     path("<gemini_version:version>/models/<model_id:model>", models, name="compat-model"),

@@ -133,6 +133,18 @@ def test_snake_case_url_safe_base64_and_thought_signatures_pass_through(live, te
          "thoughtSignature": signature}]
 
 
+def test_streaming_delivers_the_image_as_one_event(live, tenant):
+    client = sdk(live, tenant.api_key)
+
+    chunks = list(client.models.generate_content_stream(
+        model=FLASH, contents="a kite", config=types.GenerateContentConfig(
+            image_config=types.ImageConfig(aspect_ratio="4:5"))))
+
+    [chunk] = chunks
+    [part] = _image_parts(chunk)
+    assert image_of(part.inline_data.data).size == (896, 1152)
+
+
 def test_models_listing_with_a_query_key(live, tenant):
     response = httpx.get(f"{live}/v1beta/models", params={"key": tenant.api_key})
     assert [model["name"] for model in response.json()["models"]] == [f"models/{PRO}",

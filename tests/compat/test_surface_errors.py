@@ -132,9 +132,8 @@ def test_gemini_without_a_key_and_oversize_bodies(owner, settings):
     assert_google_error(response, 413, "INVALID_ARGUMENT")
     assert_google_error(Client().get(GENERATE, HTTP_X_GOOG_API_KEY=owner.api_key), 405,
                         "UNIMPLEMENTED")
-    stream = Client().post(f"/v1beta/models/{PRO}:streamGenerateContent",
-                           HTTP_X_GOOG_API_KEY=owner.api_key)
-    assert_google_error(stream, 404, "NOT_FOUND")
+    count = Client().post(f"/v1beta/models/{PRO}:countTokens", HTTP_X_GOOG_API_KEY=owner.api_key)
+    assert_google_error(count, 404, "NOT_FOUND")
 
 
 def test_our_rate_limit_renders_as_429_with_retry_after_on_both_surfaces():
