@@ -86,6 +86,9 @@ def _model(value) -> str:
 def _submit(request, fields, images=(), mask=None) -> tuple[list, str]:
     tenant = authenticate(request)
     tenant.require(Scope.GENERATE)
+    if str(fields.get("stream", "")).lower() in ("true", "1"):
+        raise DomainError("Streaming (partial images) is not supported; omit 'stream'.",
+                          code="unsupported_option", param="stream")
     model = _model(fields.get("model"))
     default_format = "url" if str(fields.get("model") or "").startswith("dall-e") else "b64_json"
     response_format = fields.get("response_format") or default_format

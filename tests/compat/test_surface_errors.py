@@ -93,6 +93,9 @@ def test_openai_unknown_model_and_bad_json(owner):
     response = openai_post("/v1/images/generations", owner.api_key, data="{not json",
                            content_type="application/json")
     assert_openai_error(response, 400, "invalid_json")
+    response = openai_post("/v1/images/generations", owner.api_key,
+                           data={"prompt": "x", "stream": True}, content_type="application/json")
+    assert assert_openai_error(response, 400, "unsupported_option")["param"] == "stream"
 
 
 def test_v1_models_answers_each_sdk_in_its_own_shape(owner):
