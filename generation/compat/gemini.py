@@ -138,8 +138,13 @@ def _submit(request, model: str) -> str:
     body = camel_keys(json_body(request))
     contents = _contents(body)
     prompt, images = _last_user_turn(contents[-1], len(contents) - 1)
-    history = [Turn(role=content.get("role") or "user", parts=content["parts"])
-               for content in contents[:-1]]
+    history = []
+    for index, content in enumerate(contents[:-1]):
+        role = content.get("role") or "user"
+        if role not in ("user", "model") or not all(isinstance(p, dict) for p in content["parts"]):
+            raise DomainError("Earlier contents must be user or model turns made of parts.",
+                              code="invalid_contents", param=f"contents[{index}]")
+        history.append(Turn(role=role, parts=content["parts"]))
     config = body.get("generationConfig") or {}
     modalities = [str(m).upper() for m in config.get("responseModalities") or ["IMAGE"]]
     if "IMAGE" not in modalities:

@@ -121,6 +121,8 @@ def test_v1_models_answers_each_sdk_in_its_own_shape(owner):
     ({"contents": [{"parts": [{"text": "x"}]}],
       "generationConfig": {"imageConfig": {"aspectRatio": "7:5"}}}, "unsupported_aspect_ratio"),
     ({"contents": [{"role": "model", "parts": [{"text": "x"}]}]}, "invalid_contents"),
+    ({"contents": [{"role": "system", "parts": [{"text": "x"}]},
+                   {"role": "user", "parts": [{"text": "x"}]}]}, "invalid_contents"),
 ])
 def test_gemini_bad_requests(owner, body, code):
     error = assert_google_error(gemini_post(body, owner.api_key), 400, "INVALID_ARGUMENT")
