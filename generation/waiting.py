@@ -78,6 +78,10 @@ class _Listener:
                     if message.get("type") == "message":
                         self._wake(message["data"].decode())
             except (redis.RedisError, OSError) as error:
+                with self._lock:
+                    idle = not self._waiters
+                if idle:
+                    return  # nobody is waiting; the next waiter starts a fresh subscription
                 # Meanwhile waiters fall back on their safety-net database reads.
                 logger.warning("job-finished subscription lost (%s); reconnecting", error)
                 time.sleep(1)
