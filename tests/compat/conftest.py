@@ -39,9 +39,11 @@ def shared_media(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("compat-media")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def qcluster(django_db_setup, django_db_blocker, shared_media):
-    """One worker cluster for the session, on the test database, as `make run` starts it."""
+    """One worker cluster per test module, on the test database, as `make run` starts it.
+    Not per session: a cluster left running would take jobs queued by later modules' workers
+    (they share the ORM broker) and write their images into this fixture's media folder."""
     with django_db_blocker.unblock():
         url = _database_url()
     env = {**os.environ, "DATABASE_URL": url, "MEDIA_ROOT": str(shared_media), "Q_WORKERS": "1",
