@@ -107,8 +107,9 @@ def batch_submit(*, tenant: Tenant, requests: list) -> Batch:
     batch_brand = tenant.brand
     with transaction.atomic():
         reservations = reservation_open_many(
-            organization=tenant.organization, holds=[(f"job:{job.id}", job.price) for job in jobs],
-            expires_at=now + timedelta(seconds=settings.JOB_DEADLINE_SECONDS * 3))
+            organization=tenant.organization,
+            holds=[(f"job:{job.id}", job.price, job.brand) for job in jobs],
+            api_key=tenant.api_key, expires_at=now + timedelta(seconds=settings.JOB_DEADLINE_SECONDS * 3))
         for job, reservation in zip(jobs, reservations, strict=True):
             job.reservation = reservation
         batch = Batch.objects.create(
