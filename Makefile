@@ -17,6 +17,7 @@ $(VENV)/.installed: pyproject.toml
 run: venv
 	DEBUG=1 $(PY) manage.py migrate --noinput
 	DEBUG=1 PORT=$(PORT) $(PY) manage.py bootstrap_demo
+	DEBUG=1 $(PY) manage.py ensure_default_channel
 	DEBUG=1 PORT=$(PORT) $(PY) -m config.serve
 
 test: venv
