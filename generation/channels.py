@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.mail import mail_admins
+from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -79,12 +79,18 @@ def _live_leases(channel: Channel, now):
                                        expires_at__gt=now)
 
 
-def _has_room(channel: Channel, now) -> bool:
+def _room_wait(channel: Channel, now) -> float:
+    """0 when the channel can take one more call now, else seconds until it may."""
     if channel.concurrency_limit is not None and (
             _live_leases(channel, now).count() >= channel.concurrency_limit):
-        return False
-    return channel.rpm_limit is None or ChannelLease.objects.filter(
-        channel=channel, acquired_at__gt=now - timedelta(minutes=1)).count() < channel.rpm_limit
+        return 0.5
+    if channel.rpm_limit is not None:
+        window = ChannelLease.objects.filter(channel=channel,
+                                             acquired_at__gt=now - timedelta(minutes=1))
+        if window.count() >= channel.rpm_limit:
+            oldest = window.order_by("acquired_at").values_list("acquired_at", flat=True).first()
+            return max(0.5, (oldest + timedelta(minutes=1) - now).total_seconds())
+    return 0.0
 
 
 def _breaker_allows(channel: Channel, now) -> tuple[bool, bool]:
@@ -125,8 +131,9 @@ def channel_route(*, model: str, job_id=None, exclude: frozenset[int] = frozense
                     waits.append(max(1.0, ((channel.opened_at or now) + BREAKER_COOLDOWN - now)
                                      .total_seconds()))
                     continue
-                if not _has_room(channel, now):
-                    waits.append(1.0)
+                room_wait = _room_wait(channel, now)
+                if room_wait:
+                    waits.append(room_wait)
                     continue
                 if probe:
                     Channel.objects.filter(pk=channel.pk).update(
@@ -187,11 +194,22 @@ def channel_disable(*, channel: Channel, reason: str) -> bool:
     if disabled:
         logger.error("channel %s disabled: %s", channel.name, reason)
         # Outside any transaction (no network I/O inside one): the caller holds none here.
-        mail_admins(f"Upstream channel {channel.name} disabled",
-                    f"Channel {channel.name} ({channel.provider}, {channel.base_url or 'default URL'}) "
-                    f"was disabled: {reason}\n\nFix its key in the admin and enable it again.",
-                    fail_silently=True)
+        _alert_staff(f"Upstream channel {channel.name} disabled",
+                     f"Channel {channel.name} ({channel.provider}, "
+                     f"{channel.base_url or 'default URL'}) was disabled: {reason}\n\n"
+                     f"Fix its key in the admin and enable it again.")
     return bool(disabled)
+
+
+def _alert_staff(subject: str, body: str) -> None:
+    from accounts.models import User
+
+    recipients = {email for _, email in settings.ADMINS}
+    recipients.update(User.objects.filter(is_staff=True, is_active=True)
+                      .exclude(email="").values_list("email", flat=True))
+    if recipients:
+        send_mail(f"{settings.EMAIL_SUBJECT_PREFIX}{subject}", body, None, sorted(recipients),
+                  fail_silently=True)
 
 
 def channel_leases_prune(*, older_than: timedelta = timedelta(minutes=10)) -> int:

@@ -1,0 +1,52 @@
+"""Fixtures for the upstream tests: fake Gemini servers (real sockets) and channels on them."""
+
+import pytest
+
+from generation.models import Channel, GenerationJob
+from tests.fakes.fake_gemini import running_fake_gemini
+
+
+@pytest.fixture(scope="session")
+def _shared_fake():
+    with running_fake_gemini(retry_delay=0.05) as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_gemini(_shared_fake):
+    _shared_fake.app.reset(config=True)
+    yield _shared_fake
+    _shared_fake.app.reset(config=True)
+
+
+@pytest.fixture(autouse=True)
+def _fast_retries(settings):
+    settings.RETRY_BACKOFF_BASE_MS = 10
+    settings.ADMINS = [("Ops", "ops@atelier.test")]
+
+
+def make_channel(name: str, base_url: str, key: str, **fields) -> Channel:
+    channel = Channel(name=name, provider=fields.pop("provider", "gemini"), base_url=base_url,
+                      **fields)
+    channel.secret = key
+    channel.save()
+    return channel
+
+
+@pytest.fixture
+def gemini_channel(db, fake_gemini) -> Channel:
+    return make_channel("primary", fake_gemini.base_url, fake_gemini.api_key)
+
+
+@pytest.fixture
+def generate(submit, run_queued_jobs):
+    """Submit through the native API, let the queued task run, return the job row."""
+
+    def _generate(actor, prompt="a lighthouse at dawn", **payload) -> GenerationJob:
+        response = submit(actor, model=payload.pop("model", "gemini-3-pro-image-preview"),
+                          prompt=prompt, **payload)
+        assert response.status_code == 202, response.content
+        run_queued_jobs()
+        return GenerationJob.objects.get(pk=response.json()["id"])
+
+    return _generate
