@@ -22,10 +22,10 @@ run: venv
 
 test: venv
 	$(VENV)/bin/ruff check .
-	SECRET_KEY=test-only-secret $(PY) scripts/with_postgres.py -- $(PY) -m pytest $(PYTEST_ARGS)
+	SECRET_KEY=test-only-secret $(PY) scripts/with_services.py -- $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: venv
-	SECRET_KEY=bench-only-secret $(PY) scripts/with_postgres.py -- $(PY) -m bench
+	SECRET_KEY=bench-only-secret $(PY) scripts/with_services.py -- $(PY) -m bench
 
 clean:
 	rm -rf $(VENV) var
