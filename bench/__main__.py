@@ -19,7 +19,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
 # Each module exposes `run() -> list[str]` (markdown lines). Add a benchmark with one line here.
-BENCHMARKS = ("bench.submit",)
+BENCHMARKS = ("bench.submit", "bench.upstream")
 RESULTS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
 
