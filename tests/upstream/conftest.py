@@ -1,6 +1,9 @@
 """Fixtures for the upstream tests: fake Gemini servers (real sockets) and channels on them."""
 
+import importlib
+
 import pytest
+from django.apps import apps
 
 from generation.models import Channel, GenerationJob
 from tests.fakes.fake_gemini import running_fake_gemini
@@ -50,3 +53,14 @@ def generate(submit, run_queued_jobs):
         return GenerationJob.objects.get(pk=response.json()["id"])
 
     return _generate
+
+
+@pytest.fixture
+def committed_db(transactional_db):
+    """Committed rows, for real worker processes. A transactional test empties every table
+    afterwards, migrations' reference data included; put back what a job needs (the seeded
+    price list) when an earlier transactional test took it away."""
+    from billing.models import PriceList
+
+    if not PriceList.objects.exists():
+        importlib.import_module("billing.migrations.0002_seed_prices").seed(apps, None)

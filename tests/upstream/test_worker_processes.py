@@ -28,13 +28,8 @@ from tests.upstream.processes import (
 TERMINAL = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.BLOCKED, JobStatus.CANCELED)
 
 
-# Real processes need committed rows; serialized_rollback puts the migrations' data (price
-# lists, the sweeper schedule) back for the tests after these.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
-
-
 @pytest.fixture
-def broker():
+def broker(committed_db):
     url = redis_url()
     redis.from_url(url).flushdb()
     yield RedisBroker(url)
@@ -149,3 +144,19 @@ def test_chaos_hundreds_of_jobs_through_random_faults_all_end_and_the_books_bala
         expected = 1 if job.status == JobStatus.SUCCEEDED else 0
         assert captures(job.pk) == expected
     assert_books_balance()
+
+
+def test_a_worker_started_with_gemini_api_key_serves_through_the_default_channel(broker):
+    tenant = make_tenant("Keyed Agency", "keyed@agency.test", credits="10")
+    with running_fake_gemini() as fake:
+        cluster = start_cluster(broker._url, GEMINI_API_KEY=fake.api_key,
+                                GEMINI_BASE_URL=fake.base_url)
+        try:
+            ids = submit_jobs(tenant, 2, broker)
+            wait_until(lambda: all_ended(ids), what="2 jobs to end")
+        finally:
+            stop_cluster(cluster)
+        assert fake.app.request_count == 2
+    jobs = GenerationJob.objects.filter(pk__in=ids)
+    assert {(job.status, job.provider, job.channel, job.is_local_render) for job in jobs} == {
+        (JobStatus.SUCCEEDED, "gemini", "default-gemini", False)}
