@@ -171,6 +171,8 @@ CHANNEL_ENCRYPTION_OLD_KEYS = env_list("CHANNEL_ENCRYPTION_OLD_KEYS", [])
 WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 64, minimum=1)  # upstream calls per worker
 JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 4, minimum=1)
 RETRY_BACKOFF_BASE_MS = env_int("RETRY_BACKOFF_BASE_MS", 1000, minimum=1)
+BREAKER_FAILURES = env_int("BREAKER_FAILURES", 5, minimum=1)  # consecutive, to open a channel's breaker
+BREAKER_COOLDOWN_SECONDS = env_int("BREAKER_COOLDOWN_SECONDS", 30, minimum=1)  # open → probe
 STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY") or None
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET") or None
 STRIPE_API_BASE = env_url("STRIPE_API_BASE")

@@ -21,8 +21,6 @@ from generation.models import BreakerState, Channel, ChannelLease, Provider
 
 logger = logging.getLogger(__name__)
 
-BREAKER_THRESHOLD = 5  # consecutive failures that open the breaker
-BREAKER_COOLDOWN = timedelta(seconds=30)  # open → one real request may probe
 DEFAULT_CHANNEL_NAME = "default-gemini"
 
 
@@ -93,11 +91,16 @@ def _room_wait(channel: Channel, now) -> float:
     return 0.0
 
 
+def _cooldown() -> timedelta:
+    """How long an open breaker keeps traffic away before a real request may probe."""
+    return timedelta(seconds=settings.BREAKER_COOLDOWN_SECONDS)
+
+
 def _breaker_allows(channel: Channel, now) -> tuple[bool, bool]:
     """(may call, is the half-open probe)."""
     if channel.breaker_state == BreakerState.CLOSED:
         return True, False
-    probe_due = channel.opened_at is None or now >= channel.opened_at + BREAKER_COOLDOWN
+    probe_due = channel.opened_at is None or now >= channel.opened_at + _cooldown()
     if channel.breaker_state == BreakerState.OPEN:
         return probe_due, probe_due
     # Half-open: one probe at a time; a probe lost with its worker is replaced after its timeout.
@@ -128,7 +131,7 @@ def channel_route(*, model: str, job_id=None, exclude: frozenset[int] = frozense
                 tier.remove(channel)
                 allowed, probe = _breaker_allows(channel, now)
                 if not allowed:
-                    waits.append(max(1.0, ((channel.opened_at or now) + BREAKER_COOLDOWN - now)
+                    waits.append(max(0.5, ((channel.opened_at or now) + _cooldown() - now)
                                      .total_seconds()))
                     continue
                 room_wait = _room_wait(channel, now)
@@ -177,7 +180,7 @@ def _record_failure(channel: Channel, now, error: str, *, probe: bool) -> None:
         current = Channel.objects.select_for_update().get(pk=channel.pk)
         trips = current.breaker_state == BreakerState.HALF_OPEN or (
             current.breaker_state == BreakerState.CLOSED
-            and current.consecutive_failures >= BREAKER_THRESHOLD)
+            and current.consecutive_failures >= settings.BREAKER_FAILURES)
         if trips or probe:
             Channel.objects.filter(pk=channel.pk).update(
                 breaker_state=BreakerState.OPEN, opened_at=now, probe_started_at=None)

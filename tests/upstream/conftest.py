@@ -58,9 +58,10 @@ def generate(submit, run_queued_jobs):
 @pytest.fixture
 def committed_db(transactional_db):
     """Committed rows, for real worker processes. A transactional test empties every table
-    afterwards, migrations' reference data included; put back what a job needs (the seeded
-    price list) when an earlier transactional test took it away."""
+    afterwards, migrations' reference data included; put back what the platform needs (the
+    seeded price list, the sweeper's schedule) when an earlier transactional test took it."""
     from billing.models import PriceList
 
     if not PriceList.objects.exists():
         importlib.import_module("billing.migrations.0002_seed_prices").seed(apps, None)
+    importlib.import_module("generation.migrations.0003_sweeper_schedule").create(apps, None)

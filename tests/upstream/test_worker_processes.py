@@ -126,8 +126,9 @@ def test_chaos_hundreds_of_jobs_through_random_faults_all_end_and_the_books_bala
         make_channel("primary", fake.base_url, fake.api_key, timeout_seconds=1)
         ids = submit_jobs(tenant, 200, prompt="chaos")  # before the workers start: the
         # submits are not what this test is about, and they go faster without competition
-        clusters = [start_cluster(broker._url, RETRY_BACKOFF_BASE_MS=20, JOB_MAX_ATTEMPTS=4)
-                    for _ in range(2)]
+        # Faults this dense trip the breaker now and then; a short cooldown keeps the run brief.
+        clusters = [start_cluster(broker._url, RETRY_BACKOFF_BASE_MS=20, JOB_MAX_ATTEMPTS=4,
+                                  BREAKER_COOLDOWN_SECONDS=1) for _ in range(2)]
         try:
             enqueue_runs(broker, ids)
             wait_until(lambda: all_ended(ids), limit=120, what="200 jobs to end")
