@@ -3,7 +3,9 @@ server answering in UPSTREAM_LATENCY seconds (10 by default). Reports the upstre
 in flight (sampled at the fake), jobs finished per second, and the resident memory of every
 worker process together (the whole `qcluster` process tree)."""
 
+import contextlib
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -18,7 +20,7 @@ from accounts.services import api_key_create, organization_create
 from accounts.tenancy import Tenant
 from billing.money import parse_usd
 from generation.models import Channel, GenerationJob, JobStatus
-from generation.services import job_submit
+from generation.services import job_cancel, job_submit
 from tests.fakes.fake_gemini import running_fake_gemini
 
 JOBS = int(os.environ.get("BENCH_UPSTREAM_JOBS", "500"))
@@ -65,6 +67,10 @@ def run() -> list[str]:
     tenant = Tenant(organization=organization, scopes=frozenset(Scope.values), brand=None,
                     api_key=key, user=owner, role=None)
     Channel.objects.filter(name="bench-fake").delete()
+    # Earlier benchmarks leave queued jobs behind (the submit benchmark never runs its jobs);
+    # cancel them so the workers here run exactly this benchmark's jobs.
+    for job in GenerationJob.objects.filter(status=JobStatus.QUEUED).select_related("reservation"):
+        job_cancel(job=job)
     with running_fake_gemini(latency=LATENCY) as fake:
         channel = Channel(name="bench-fake", provider="gemini", base_url=fake.base_url,
                           priority=1000, timeout_seconds=int(LATENCY * 3 + 30))
@@ -92,10 +98,10 @@ def run() -> list[str]:
             elapsed = time.monotonic() - began
         finally:
             cluster.terminate()
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 cluster.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(cluster.pid, 9)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(cluster.pid, signal.SIGKILL)  # whatever is left of the process group
         done = GenerationJob.objects.filter(pk__in=ids, status=JobStatus.SUCCEEDED).count()
         requests = fake.app.request_count
     Channel.objects.filter(name="bench-fake").delete()
