@@ -109,6 +109,12 @@ def _breaker_allows(channel: Channel, now) -> tuple[bool, bool]:
     return lost, lost
 
 
+def _breaker_wait(channel: Channel, now) -> float:
+    if channel.breaker_state == BreakerState.HALF_OPEN:
+        return 2.0  # a probe is out; its answer decides soon
+    return max(0.5, ((channel.opened_at or now) + _cooldown() - now).total_seconds())
+
+
 def channel_route(*, model: str, job_id=None, exclude: frozenset[int] = frozenset()) -> Route | NoRoute:
     """Pick the highest-priority healthy channel with room (weighted among equals) and take a
     lease on it. Disabled channels are never picked; `exclude` holds the ones this job already
@@ -131,8 +137,7 @@ def channel_route(*, model: str, job_id=None, exclude: frozenset[int] = frozense
                 tier.remove(channel)
                 allowed, probe = _breaker_allows(channel, now)
                 if not allowed:
-                    waits.append(max(0.5, ((channel.opened_at or now) + _cooldown() - now)
-                                     .total_seconds()))
+                    waits.append(_breaker_wait(channel, now))
                     continue
                 room_wait = _room_wait(channel, now)
                 if room_wait:
