@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from billing.models import EntryKind, LedgerEntry, Reservation, ReservationStatus, Wallet
 from generation.models import GenerationJob, JobStatus
+from generation.services import job_sweep
 
 
 def balance(actor) -> tuple[int, int]:
@@ -130,3 +131,25 @@ def test_channels_that_do_not_serve_the_model_fail_the_job_cleanly(owner, gemini
     assert job.status == JobStatus.FAILED and job.error_code == "no_upstream"
     assert balance(owner) == (10_000_000, 0)
     assert GenerationJob.objects.filter(status=JobStatus.RUNNING).count() == 0
+
+
+def test_5xx_backoff_grows_exponentially_and_the_job_waits_in_the_queue(
+        owner, gemini_channel, generate, fake_gemini, settings, run_queued_jobs,
+        django_capture_on_commit_callbacks):
+    settings.RETRY_BACKOFF_BASE_MS = 20_000  # long enough that no worker waits for it
+    fake_gemini.app.configure(script=["503", "503"])
+
+    before = timezone.now()
+    job = generate(owner)
+    first_wait = (job.next_attempt_at - before).total_seconds()
+    assert job.status == JobStatus.QUEUED and 10 <= first_wait <= 31  # 20 s × 0.5–1.5
+
+    # Time passes (moved, not waited for); the next dispatch takes it and backs off twice as long.
+    GenerationJob.objects.filter(pk=job.pk).update(next_attempt_at=timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        job_sweep()  # the minutely sweeper wakes a dispatcher for due jobs
+    run_queued_jobs()
+    job.refresh_from_db()
+    second_wait = (job.next_attempt_at - timezone.now()).total_seconds()
+    assert job.status == JobStatus.QUEUED and job.attempts == 2 and 19 <= second_wait <= 61
+    assert fake_gemini.app.request_count == 2
