@@ -110,12 +110,20 @@ async def _run_job(job: GenerationJob, client: httpx.AsyncClient, providers: dic
         route = await _db(channels.channel_route)(model=job.model, job_id=job.id,
                                                   exclude=frozenset(tried))
         if isinstance(route, channels.NoRoute):
-            if last_error is not None:
-                await _retry_or_fail(job, last_error, last_channel)
-            elif route.wait is not None:  # every channel busy or open: wait, no attempt used
+            if route.wait is not None and last_error is None:
+                # Every channel is busy or open: wait for room without spending an attempt.
                 await _db(services.job_requeue)(job=job, delay=route.wait,
                                                 code="waiting_for_upstream", message=route.reason,
                                                 consume_attempt=False)
+            elif route.wait is not None and job.attempts < settings.JOB_MAX_ATTEMPTS:
+                # Tried what was free and failed; others are busy or open: try them later.
+                delay = max(route.wait, backoff_delay(job.attempts, last_error)
+                            if last_error.retryable else 0.0)
+                await _db(services.job_requeue)(job=job, delay=delay, code=last_error.code,
+                                                message=f"Retrying in {delay:.1f}s: "
+                                                        f"{last_error.message}")
+            elif last_error is not None:
+                await _retry_or_fail(job, last_error, last_channel)
             else:
                 await _db(services._settle_failure)(job, JobStatus.FAILED, "no_upstream",
                                                     route.reason.capitalize() + ".")

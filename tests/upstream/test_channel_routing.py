@@ -144,3 +144,19 @@ def test_weights_share_traffic_among_equal_priorities(db):
         picks[route.channel.name] += 1
         channel_release(route=route, outcome="ok")
     assert 200 < picks["heavy"] < 390 and picks["light"] > 10
+
+
+def test_a_rejected_key_while_the_backup_is_busy_waits_for_the_backup(
+        owner, fake_gemini, backup_fake, submit, run_queued_jobs):
+    make_channel("primary", fake_gemini.base_url, "a-revoked-key", priority=10)
+    backup = make_channel("backup", backup_fake.base_url, backup_fake.api_key, priority=0,
+                          concurrency_limit=1)
+    backup_fake.app.configure(latency=0.3)
+    ids = [submit(owner, model="gemini-3-pro-image-preview", prompt=f"p{n}").json()["id"]
+           for n in range(3)]
+    run_queued_jobs()
+
+    jobs = owner.organization.jobs.filter(pk__in=ids)
+    assert {(job.status, job.channel) for job in jobs} == {(JobStatus.SUCCEEDED, "backup")}
+    assert backup_fake.app.max_in_flight == 1
+    assert backup.leases.filter(released_at__isnull=True).count() == 0
