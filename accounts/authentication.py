@@ -32,6 +32,10 @@ class OrganizationSuspended(exceptions.PermissionDenied):
     default_code = "organization_suspended"
 
 
+class ApiKeySuspended(exceptions.PermissionDenied):
+    default_code = "api_key_suspended"
+
+
 def raw_key_from(request) -> str | None:
     header = request.META.get("HTTP_AUTHORIZATION", "")
     if header[:7].lower() == "bearer ":
@@ -54,6 +58,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise KeyRejected("This API key has expired.", code="api_key_expired")
         if key.organization.suspended_at is not None:
             raise OrganizationSuspended("This organization is suspended; contact support.")
+        if key.suspended_at is not None:
+            raise ApiKeySuspended("This API key is suspended; contact support.")
         api_key_touch(api_key=key)
         return KeyPrincipal(key), key
 

@@ -12,6 +12,7 @@ from accounts.models import (
     DEFAULT_SCOPES,
     ApiKey,
     Brand,
+    Invitation,
     Membership,
     Organization,
     Role,
@@ -55,6 +56,125 @@ def organization_create(*, name: str, owner: User, brand_name: str | None = None
 def brand_create(*, organization: Organization, name: str) -> Brand:
     return Brand.objects.create(organization=organization, name=name,
                                 slug=_unique_slug(Brand, name, organization=organization))
+
+
+# --- Dashboard: sign-up, brands, team and invitations -------------------------------------
+
+INVITATION_TTL = timezone.timedelta(days=7)
+
+
+@transaction.atomic
+def user_signup(*, email: str, password: str, organization_name: str,
+                name: str = "") -> tuple[User, Organization]:
+    """A new user with their own organization (and its signup credits)."""
+    email = email.strip().lower()
+    if User.objects.filter(email=email).exists():
+        raise DomainError("An account with this email already exists.", code="email_taken",
+                          param="email")
+    user = User.objects.create_user(email=email, password=password, name=name.strip())
+    return user, organization_create(name=organization_name.strip() or email, owner=user)
+
+
+def brand_update(*, brand: Brand, name: str) -> Brand:
+    brand.name = name.strip()
+    brand.save(update_fields=["name"])
+    return brand
+
+
+def brand_archive(*, brand: Brand) -> None:
+    """Archived brands take no new jobs; their history stays."""
+    Brand.objects.filter(pk=brand.pk, archived_at__isnull=True).update(archived_at=timezone.now())
+
+
+def brand_restore(*, brand: Brand) -> None:
+    Brand.objects.filter(pk=brand.pk).update(archived_at=None)
+
+
+def _brands_of(organization: Organization, brands) -> list[Brand]:
+    brands = list(brands or [])
+    if any(brand.organization_id != organization.pk for brand in brands):
+        raise DomainError("The brand belongs to another organization.", code="invalid_brand",
+                          param="brands")
+    return brands
+
+
+def invitation_create(*, organization: Organization, email: str, role: str,
+                      invited_by: User | None = None, brands=None) -> tuple[Invitation, str]:
+    """An invitation and its raw token (shown once, in the emailed link)."""
+    email = email.strip().lower()
+    if role not in Role.values:
+        raise DomainError(f"Unknown role '{role}'.", code="invalid_role", param="role")
+    if Membership.objects.filter(organization=organization, user__email=email).exists():
+        raise DomainError(f"{email} is already a member.", code="already_member", param="email")
+    brands = _brands_of(organization, brands)
+    raw = secrets.token_urlsafe(32)
+    invitation = Invitation.objects.create(
+        organization=organization, email=email, role=role, token_hash=hash_api_key(raw),
+        invited_by=invited_by, expires_at=timezone.now() + INVITATION_TTL)
+    invitation.brands.set(brands)
+    return invitation, raw
+
+
+def invitation_by_token(raw: str) -> Invitation | None:
+    return (Invitation.objects.select_related("organization")
+            .filter(token_hash=hash_api_key(raw)).first())
+
+
+@transaction.atomic
+def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
+    """Join the organization with the invited role and brands. One use only, before expiry."""
+    locked = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if not locked.is_pending:
+        raise DomainError("This invitation has expired or was already used.",
+                          code="invitation_invalid")
+    if user.email.lower() != locked.email:
+        raise DomainError(f"This invitation is for {locked.email}.", code="invitation_email")
+    membership, created = Membership.objects.get_or_create(
+        user=user, organization=locked.organization, defaults={"role": locked.role})
+    if created:
+        membership.brands.set(locked.brands.all())
+    Invitation.objects.filter(pk=locked.pk).update(accepted_at=timezone.now(), accepted_by=user)
+    return membership
+
+
+def invitation_revoke(*, invitation: Invitation) -> None:
+    Invitation.objects.filter(pk=invitation.pk, accepted_at__isnull=True).update(
+        revoked_at=timezone.now())
+
+
+def _other_owners(membership: Membership) -> bool:
+    return Membership.objects.filter(organization=membership.organization_id,
+                                     role=Role.OWNER).exclude(pk=membership.pk).exists()
+
+
+def membership_update(*, membership: Membership, role: str, brands, acting_role: str) -> None:
+    """Change a member's role and brand access. Only an owner makes or unmakes owners; the last
+    owner stays an owner."""
+    if role not in Role.values:
+        raise DomainError(f"Unknown role '{role}'.", code="invalid_role", param="role")
+    touches_owner = Role.OWNER in (role, membership.role)
+    if touches_owner and acting_role != Role.OWNER:
+        raise DomainError("Only an owner can grant or remove the owner role.",
+                          code="owner_required", status_code=403)
+    if membership.role == Role.OWNER and role != Role.OWNER and not _other_owners(membership):
+        raise DomainError("An organization keeps at least one owner.", code="last_owner")
+    with transaction.atomic():
+        membership.role = role
+        membership.save(update_fields=["role"])
+        membership.brands.set(_brands_of(membership.organization, brands))
+
+
+def membership_remove(*, membership: Membership, acting_role: str) -> None:
+    if membership.role == Role.OWNER:
+        if acting_role != Role.OWNER:
+            raise DomainError("Only an owner can remove an owner.", code="owner_required",
+                              status_code=403)
+        if not _other_owners(membership):
+            raise DomainError("An organization keeps at least one owner.", code="last_owner")
+    membership.delete()
+
+
+# --- end of dashboard block --------------------------------------------------------------
 
 
 def api_key_create(*, organization: Organization, name: str, brand: Brand | None = None,

@@ -26,11 +26,27 @@ class Tenant:
     api_key: ApiKey | None = None
     user: object | None = None
     role: str | None = None
+    # A member restricted to some brands (Membership.brands): only their jobs, only their submits.
+    # None means every brand of the organization.
+    brand_ids: frozenset | None = None
 
     def require(self, scope: str) -> None:
         if scope not in self.scopes:
             raise PermissionDenied(f"This credential lacks the '{scope}' scope.",
                                    code="insufficient_scope")
+
+    def allows_brand(self, brand_id) -> bool:
+        if self.brand is not None and brand_id != self.brand.pk:
+            return False
+        return self.brand_ids is None or brand_id in self.brand_ids
+
+    def scope_to_brands(self, queryset, field: str = "brand"):
+        """`queryset` narrowed to the brands this caller may see (a bound key, or a restriction)."""
+        if self.brand is not None:
+            queryset = queryset.filter(**{field: self.brand.pk})
+        if self.brand_ids is not None:
+            queryset = queryset.filter(**{f"{field}__in": self.brand_ids})
+        return queryset
 
 
 def tenant_of(request) -> Tenant:
@@ -57,4 +73,11 @@ def _resolve(request) -> Tenant:
     if membership is None:
         raise PermissionDenied("You are not a member of any organization.", code="no_organization")
     return Tenant(organization=membership.organization, user=user, role=membership.role,
-                  scopes=ROLE_SCOPES[membership.role])
+                  scopes=ROLE_SCOPES[membership.role], brand_ids=_brand_restriction(membership))
+
+
+def _brand_restriction(membership: Membership) -> frozenset | None:
+    if membership.role not in (Role.MEMBER, Role.VIEWER):
+        return None  # owners and admins always see every brand
+    ids = frozenset(membership.brands.values_list("pk", flat=True))
+    return ids or None

@@ -1,51 +1,58 @@
-"""`make bench`: run every benchmark against the temporary PostgreSQL server in DATABASE_URL and
-append a dated section with the machine's description to docs/benchmarks.md."""
+"""`python -m bench`: migrate the database in DATABASE_URL, run every benchmark module, print
+the results and append them, dated and with the machine, to docs/benchmarks.md."""
 
 import importlib
 import os
 import platform
-import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+# One line per benchmark module; each exposes run() -> str (Markdown).
+MODULES = (
+    "bench.ledger",
+    "bench.submit",
+    "bench.upstream",
+)
 
-import django  # noqa: E402
-
-django.setup()
-
-from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
-
-# Each module exposes `run() -> list[str]` (markdown lines). Add a benchmark with one line here.
-BENCHMARKS = ("bench.submit", "bench.upstream")
 RESULTS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+HEADER = ("# Benchmarks\n\nAppended by `make bench` (`python -m bench`), newest last. Each run "
+          "uses a throwaway PostgreSQL server with durability off (fsync, synchronous_commit), "
+          "so figures measure our code and locking, not the disk.\n")
 
 
 def machine() -> str:
+    from django.db import connection
+
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         postgres = cursor.fetchone()[0]
-    cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"],
-                         capture_output=True, text=True).stdout.strip() or platform.processor()
-    return (f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, "
-            f"PostgreSQL {postgres}, {platform.system()} {platform.release()}")
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    return (f"{os.cpu_count()} CPUs ({platform.machine()}), Python {platform.python_version()}, "
+            f"PostgreSQL {postgres}, load average at start {load}")
 
 
-def main(names: list[str]) -> int:
-    call_command("migrate", verbosity=0)
-    selected = [name for name in BENCHMARKS if not names or name.split(".")[-1] in names]
-    lines = [f"## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC", "", f"Machine: {machine()}", ""]
-    for name in selected:
-        print(f"running {name} ...", flush=True)
-        lines += importlib.import_module(name).run() + [""]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if not RESULTS.exists():
-        RESULTS.write_text("# Benchmarks\n\nWritten by `make bench`; newest last.\n\n")
-    with RESULTS.open("a") as results:
-        results.write(text)
+def main(argv: list[str]) -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+    wanted = argv or MODULES
+    sections = []
+    for name in wanted:
+        print(f"== {name}", flush=True)
+        body = importlib.import_module(name).run()
+        print(body, flush=True)
+        sections.append(f"### {name}\n\n{body.strip()}\n")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    text = RESULTS.read_text() if RESULTS.exists() else HEADER
+    text = text.rstrip("\n") + f"\n\n## {stamp} — {machine()}\n\n" + "\n".join(sections)
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(text)
+    print(f"appended to {RESULTS}")
     return 0
 
 

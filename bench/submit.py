@@ -54,7 +54,7 @@ async def _drive(base: str, key: str) -> tuple[list[float], Counter, float]:
     return latencies, errors, elapsed
 
 
-def run() -> list[str]:
+def run() -> str:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     owner = User.objects.create_user(email=f"bench-{time.time_ns()}@bench.test")
     organization = organization_create(name="Bench", owner=owner, signup_credits=parse_usd("100000"))
@@ -78,7 +78,7 @@ def run() -> list[str]:
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=30)
-    return [
+    return "\n".join([
         f"### Native submits (`POST /api/v1/generations`, {WEB_WORKERS} uvicorn workers)",
         "",
         f"{REQUESTS} requests, {CONCURRENCY} concurrent clients, "
@@ -88,4 +88,4 @@ def run() -> list[str]:
         "|---|---|---|",
         f"| {len(latencies) / elapsed:.0f} | {_percentile(latencies, 0.50) * 1000:.1f} "
         f"| {_percentile(latencies, 0.99) * 1000:.1f} |",
-    ]
+    ])

@@ -59,7 +59,7 @@ def _database_url() -> str:
     return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
-def run() -> list[str]:
+def run() -> str:
     owner = User.objects.create_user(email=f"bench-up-{time.time_ns()}@bench.test")
     organization = organization_create(name="Bench upstream", owner=owner,
                                        signup_credits=parse_usd("100000"))
@@ -107,9 +107,9 @@ def run() -> list[str]:
     Channel.objects.filter(name="bench-fake").delete()
     # Steady state: after the first answers came back and before the queue ran dry.
     steady = [count for at, count in samples if LATENCY < at < elapsed - LATENCY] or [0]
-    return [
-        f"### Upstream concurrency (fake Gemini answering in {LATENCY:g} s, "
-        f"{Q_WORKERS} django-q2 workers, WORKER_CONCURRENCY={settings.WORKER_CONCURRENCY})",
+    return "\n".join([
+        f"Upstream concurrency: fake Gemini answering in {LATENCY:g} s, "
+        f"{Q_WORKERS} django-q2 workers, WORKER_CONCURRENCY={settings.WORKER_CONCURRENCY}.",
         "",
         f"{JOBS} jobs ({done} succeeded, {requests} upstream calls) in {elapsed:.1f} s, "
         f"including worker start-up.",
@@ -118,4 +118,4 @@ def run() -> list[str]:
         "|---|---|---|---|",
         f"| {statistics.median(steady):.0f} | {fake.app.max_in_flight} | {done / elapsed:.1f} "
         f"| {max(rss) / 2**20:.0f} MiB |",
-    ]
+    ])

@@ -15,6 +15,10 @@ class Wallet(models.Model):
                                         related_name="wallet")
     balance = models.BigIntegerField(default=0)
     reserved = models.BigIntegerField(default=0)
+    # Low-balance alert: fires once when `available` drops below the threshold (0 = off), and
+    # re-arms when it is back at or above it. `low_balance_since` records the crossing.
+    low_balance_threshold = models.BigIntegerField(default=0)
+    low_balance_since = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -22,6 +26,8 @@ class Wallet(models.Model):
             models.CheckConstraint(condition=Q(reserved__gte=0), name="wallet_reserved_not_negative"),
             models.CheckConstraint(condition=Q(balance__gte=F("reserved")),
                                    name="wallet_available_not_negative"),
+            models.CheckConstraint(condition=Q(low_balance_threshold__gte=0),
+                                   name="wallet_low_balance_threshold_not_negative"),
         ]
 
     @property
@@ -64,6 +70,10 @@ class LedgerEntry(models.Model):
 
     class Meta:
         constraints = [models.CheckConstraint(condition=~Q(amount=0), name="entry_not_zero")]
+        indexes = [  # spend caps sum a brand's or key's charges since the start of the month
+            models.Index(fields=["brand", "created_at"], name="entry_brand_time"),
+            models.Index(fields=["api_key", "created_at"], name="entry_key_time"),
+        ]
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "ledger entries"
 
@@ -94,6 +104,11 @@ class Reservation(models.Model):
     status = models.CharField(max_length=10, choices=ReservationStatus.choices,
                               default=ReservationStatus.OPEN)
     reference = models.CharField(max_length=200, unique=True)
+    # Who is spending: spend caps count open reservations per brand and per key.
+    brand = models.ForeignKey("accounts.Brand", on_delete=models.SET_NULL, null=True, blank=True,
+                              related_name="+")
+    api_key = models.ForeignKey("accounts.ApiKey", on_delete=models.SET_NULL, null=True,
+                                blank=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
@@ -101,7 +116,15 @@ class Reservation(models.Model):
     class Meta:
         constraints = [models.CheckConstraint(condition=Q(amount__gte=0),
                                               name="reservation_not_negative")]
-        indexes = [models.Index(fields=["status", "expires_at"])]
+        indexes = [
+            models.Index(fields=["status", "expires_at"]),
+            # Spend caps sum open holds per brand / key; usage reads captures by date.
+            models.Index(fields=["brand"], condition=Q(status="open"),
+                         name="open_reservation_brand"),
+            models.Index(fields=["api_key"], condition=Q(status="open"),
+                         name="open_reservation_key"),
+            models.Index(fields=["wallet", "status", "ended_at"], name="reservation_settled"),
+        ]
 
     def __str__(self):
         return f"{self.reference} {self.status} {format_usd(self.amount, symbol=True)}"
@@ -152,3 +175,125 @@ class SignupCreditRule(models.Model):
 
     def __str__(self):
         return f"{format_usd(self.amount, symbol=True)} on signup"
+
+
+# --- Agency pricing, promo codes and spend caps (issue 3) -------------------------------------
+
+
+class OrganizationDiscount(models.Model):
+    """An agency tier: every list price (images and surcharges) less `discount_bps` / 10,000.
+    An explicit `PriceOverride` for a (model, tier) wins over the discount for that item."""
+
+    organization = models.OneToOneField("accounts.Organization", on_delete=models.CASCADE,
+                                        related_name="price_discount")
+    discount_bps = models.PositiveIntegerField(help_text="Basis points: 1,000 = 10 % off.")
+    memo = models.CharField(max_length=200, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(discount_bps__lte=10_000),
+                                              name="discount_at_most_100_percent")]
+
+    def __str__(self):
+        return f"{self.organization}: {self.discount_bps / 100:g} % off"
+
+
+class PriceOverride(models.Model):
+    """An explicit per-organization price for one (model, tier), in micro-USD per image."""
+
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE,
+                                     related_name="price_overrides")
+    model = models.CharField(max_length=100)
+    tier = models.CharField(max_length=4)
+    unit_price = models.BigIntegerField()
+    memo = models.CharField(max_length=200, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "model", "tier"],
+                                    name="one_override_per_item"),
+            models.CheckConstraint(condition=Q(unit_price__gte=0),
+                                   name="override_not_negative"),
+        ]
+
+    def __str__(self):
+        return f"{self.organization} {self.model} {self.tier}: {format_usd(self.unit_price, symbol=True)}"
+
+
+class PromoCode(models.Model):
+    """A fixed amount of credit, redeemable once per organization, until it expires or
+    `max_redemptions` is reached. `redemptions` is bumped under a row lock."""
+
+    code = models.CharField(max_length=40, unique=True, help_text="Stored upper case.")
+    amount = models.BigIntegerField()
+    expires_at = models.DateTimeField(null=True, blank=True)
+    max_redemptions = models.PositiveIntegerField(null=True, blank=True,
+                                                  help_text="Empty = unlimited.")
+    redemptions = models.PositiveIntegerField(default=0, editable=False)
+    active = models.BooleanField(default=True)
+    memo = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="promo_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(max_redemptions__isnull=True) | Q(redemptions__lte=F("max_redemptions")),
+                name="promo_redemptions_within_limit"),
+        ]
+
+    def save(self, *args, **kwargs):
+        self.code = self.code.strip().upper()
+        super().save(*args, **kwargs)
+
+    def __str__(self):
+        return f"{self.code} ({format_usd(self.amount, symbol=True)})"
+
+
+class PromoRedemption(models.Model):
+    promo = models.ForeignKey(PromoCode, on_delete=models.PROTECT, related_name="redemption_set")
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.PROTECT,
+                                     related_name="promo_redemptions")
+    entry = models.OneToOneField(LedgerEntry, on_delete=models.PROTECT, related_name="+")
+    redeemed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                    null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["promo", "organization"],
+                                               name="promo_once_per_organization")]
+
+    def __str__(self):
+        return f"{self.promo.code} by {self.organization}"
+
+
+class CapPeriod(models.TextChoices):
+    MONTH = "month", "Calendar month (UTC)"
+    LIFETIME = "lifetime", "Lifetime"
+
+
+class SpendCap(models.Model):
+    """A limit on what one brand or one API key may spend: captured charges in the period plus
+    open reservations. Checked at submit while the wallet row is locked."""
+
+    brand = models.OneToOneField("accounts.Brand", on_delete=models.CASCADE, null=True,
+                                 blank=True, related_name="spend_cap")
+    api_key = models.OneToOneField("accounts.ApiKey", on_delete=models.CASCADE, null=True,
+                                   blank=True, related_name="spend_cap")
+    limit = models.BigIntegerField()
+    period = models.CharField(max_length=10, choices=CapPeriod.choices, default=CapPeriod.MONTH)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(limit__gte=0), name="spend_cap_not_negative"),
+            models.CheckConstraint(
+                condition=(Q(brand__isnull=False, api_key__isnull=True)
+                           | Q(brand__isnull=True, api_key__isnull=False)),
+                name="spend_cap_for_brand_xor_key"),
+        ]
+
+    def __str__(self):
+        target = f"brand {self.brand}" if self.brand_id else f"key {self.api_key}"
+        return f"{target}: {format_usd(self.limit, symbol=True)} per {self.period}"

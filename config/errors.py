@@ -39,16 +39,16 @@ class Conflict(DomainError):
     code = "conflict"
 
 
-def _first_validation_error(detail, prefix: str = "") -> tuple[str | None, str, str]:
+def _first_validation_error(detail) -> tuple[str | None, str, str]:
     """(param, message, code) of the first problem in a DRF ValidationError detail tree."""
-    if isinstance(detail, dict):
-        for key, value in detail.items():
-            param = key if key != "non_field_errors" else None
-            inner_param, message, code = _first_validation_error(value, prefix)
-            return (f"{param}.{inner_param}" if param and inner_param else param or inner_param,
-                    message, code)
+    if isinstance(detail, dict) and detail:
+        key, value = next(iter(detail.items()))
+        param = key if key != "non_field_errors" else None
+        inner_param, message, code = _first_validation_error(value)
+        return (f"{param}.{inner_param}" if param and inner_param else param or inner_param,
+                message, code)
     if isinstance(detail, list) and detail:
-        return _first_validation_error(detail[0], prefix)
+        return _first_validation_error(detail[0])
     code = getattr(detail, "code", None) or "invalid"
     return None, str(detail), code
 
@@ -57,7 +57,8 @@ def describe(exc) -> tuple[int, dict, dict]:
     """(status, error body fields, headers) for any exception the API surfaces can raise."""
     headers = {}
     if isinstance(exc, DomainError):
-        return exc.status_code, {"code": exc.code, "message": exc.message, "param": exc.param}, {}
+        return (exc.status_code, {"code": exc.code, "message": exc.message, "param": exc.param},
+                dict(getattr(exc, "headers", None) or {}))
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

@@ -37,10 +37,19 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_q",
     "accounts",
     "billing",
+    "billing.payments",
     "generation",
+    "generation.moderation",
+    # Native API extras (issue 6): nested apps keep their own migrations.
+    "accounts.idempotency",
+    "generation.webhooks",
+    "generation.batches",
+    "generation.dedupe",
 ]
 
 MIDDLEWARE = [
@@ -104,6 +113,7 @@ STATIC_URL = "static/"
 # Production runs `collectstatic` into STATIC_ROOT; the embedded default serves from the apps.
 STATIC_ROOT = env_str("STATIC_ROOT") or None
 WHITENOISE_USE_FINDERS = True  # serve app static files without a collectstatic step
+STATICFILES_DIRS = [BASE_DIR / "static"]  # the dashboard's CSS and small scripts
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 MEDIA_URL = "media/"
 STORAGES = {
@@ -134,12 +144,26 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "config.parsers.CappedJSONParser",
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
     "EXCEPTION_HANDLER": "config.errors.native_exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_CLASSES": ["config.ratelimit.PerKeyRateThrottle"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Atelier native API",
+    "DESCRIPTION": "Async image generation on prepaid credits. See docs/api.md.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and Redoc are served from drf-spectacular-sidecar: no CDN, works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
 }
 
 # django-q2: the ORM broker by default (no service needed), Redis when REDIS_URL is set.
@@ -177,10 +201,50 @@ STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY") or None
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET") or None
 STRIPE_API_BASE = env_url("STRIPE_API_BASE")
 
+# Credit purchases (billing.payments, docs/payments.md): custom amounts in whole dollars.
+PURCHASE_MIN_USD = env_int("PURCHASE_MIN_USD", 5, minimum=1)
+PURCHASE_MAX_USD = env_int("PURCHASE_MAX_USD", 10_000, minimum=1)
+if PURCHASE_MIN_USD > PURCHASE_MAX_USD:
+    raise ImproperlyConfigured("PURCHASE_MIN_USD must not exceed PURCHASE_MAX_USD")
+AUTO_RECHARGE_MAX_FAILURES = env_int("AUTO_RECHARGE_MAX_FAILURES", 3, minimum=1)
+
 # Product rules.
 SIGNED_URL_TTL_SECONDS = env_int("SIGNED_URL_TTL_SECONDS", 3600, minimum=60)
 JOB_DEADLINE_SECONDS = env_int("JOB_DEADLINE_SECONDS", 600, minimum=5)
 MAX_PROMPT_CHARS = env_int("MAX_PROMPT_CHARS", 32000, minimum=1)
+
+# Moderation (docs/moderation.md): what a safety-blocked job costs, and when strikes suspend.
+BLOCKED_CHARGE_POLICY = env_str("BLOCKED_CHARGE_POLICY", "none")
+if BLOCKED_CHARGE_POLICY not in ("none", "full"):
+    raise ImproperlyConfigured(f"BLOCKED_CHARGE_POLICY must be none or full, got {BLOCKED_CHARGE_POLICY!r}")
+MODERATION_STRIKES_TO_SUSPEND = env_int("MODERATION_STRIKES_TO_SUSPEND", 3, minimum=1)
+MODERATION_STRIKE_WINDOW_DAYS = env_int("MODERATION_STRIKE_WINDOW_DAYS", 30, minimum=1)
+# Dashboard sessions and email (invitations, password resets, receipts, alerts): printed to the
+# console in DEBUG (no mail server needed), SMTP otherwise.
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/app/"
+LOGOUT_REDIRECT_URL = "/login/"
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
+                        if DEBUG else "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Atelier <no-reply@atelier.local>")
+# Native API extras (issue 6): limits, idempotency, webhooks, batches, dedupe, retention.
+RATE_LIMIT_PER_KEY_RPM = env_int("RATE_LIMIT_PER_KEY_RPM", 600, minimum=1)
+MAX_CONCURRENT_JOBS_PER_ORG = env_int("MAX_CONCURRENT_JOBS_PER_ORG", 100, minimum=1)
+MAX_JSON_BODY_BYTES = env_int("MAX_JSON_BODY_BYTES", 8 * 1024 * 1024, minimum=1024)
+MAX_BATCH_REQUESTS = env_int("MAX_BATCH_REQUESTS", 1000, minimum=1)
+IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=24)
+# Off in production: webhook (and reference) URLs resolving to loopback/private/link-local
+# addresses are refused. Development and tests turn it on to reach a local receiver.
+ALLOW_PRIVATE_WEBHOOK_URLS = env_bool("ALLOW_PRIVATE_WEBHOOK_URLS", False)
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 15, minimum=1)
+IMAGE_RETENTION_DAYS = env_int("IMAGE_RETENTION_DAYS", 30, minimum=1)
+DEDUPE_DEFAULT_WINDOW_SECONDS = env_int("DEDUPE_DEFAULT_WINDOW_SECONDS", 86400, minimum=1)
+DEDUPE_CACHE_PRICE_MICROS = env_int("DEDUPE_CACHE_PRICE_MICROS", 0, minimum=0)
 
 LOGGING = {
     "version": 1,

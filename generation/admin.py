@@ -14,9 +14,13 @@ class GeneratedImageInline(admin.TabularInline):
 @admin.register(GenerationJob)
 class GenerationJobAdmin(admin.ModelAdmin):
     list_display = ["id", "organization", "brand", "model", "tier", "aspect_ratio", "status",
-                    "price_usd", "attempts", "created_at"]
-    list_filter = ["status", "model", "tier", "is_local_render"]
-    search_fields = ["id", "prompt", "organization__name"]
+                    "price_usd", "google_cost_usd", "provider", "channel", "upstream_latency_ms",
+                    "error_code", "attempts", "created_at"]
+    list_filter = ["status", "model", "tier", "is_local_render", "provider", "channel",
+                   "error_code", "created_at"]
+    search_fields = ["=id", "prompt", "organization__name", "api_key__prefix", "brand__name"]
+    list_select_related = ["organization", "brand"]
+    date_hierarchy = "created_at"
     readonly_fields = [field.name for field in GenerationJob._meta.fields]
     inlines = [GeneratedImageInline]
 
@@ -24,6 +28,16 @@ class GenerationJobAdmin(admin.ModelAdmin):
     def price_usd(self, job):
         return format_usd(job.price, symbol=True)
 
+    @admin.display(description="Google cost", ordering="google_cost")
+    def google_cost_usd(self, job):
+        return format_usd(job.google_cost, symbol=True)
+
+    # Jobs are records of what happened: they change only through generation.services.
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 class ChannelForm(forms.ModelForm):
     base_url = forms.URLField(required=False, assume_scheme="https", max_length=300)

@@ -1,37 +1,84 @@
 """Native async jobs API: thin views that validate, call one service and render."""
 
 from django.core.files.storage import FileSystemStorage
-from django.http import FileResponse, Http404, HttpResponseRedirect
-from rest_framework import status
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.idempotency.decorators import IDEMPOTENCY_HEADER, idempotent
 from accounts.models import Scope
 from accounts.tenancy import tenant_of
 from config.errors import Conflict
+from config.pagination import keyset_page
 from generation import selectors
+from generation.dedupe.services import job_submit_or_reuse
+from generation.limits import concurrency_check
+from generation.models import JobStatus
+from generation.schema import ERRORS, GenerationOut, GenerationPage
 from generation.serializers import GenerationCreateSerializer, job_data
-from generation.services import job_cancel, job_submit
+from generation.services import job_cancel
 from generation.signing import image_id_from_token
 
 
+class GenerationListQuery(serializers.Serializer):
+    limit = serializers.IntegerField(min_value=1, max_value=100, default=20)
+    cursor = serializers.CharField(required=False)
+    brand = serializers.UUIDField(required=False)
+    status = serializers.MultipleChoiceField(choices=JobStatus.values, required=False,
+                                             help_text="One or more, comma-separated.")
+    created_after = serializers.DateTimeField(required=False)
+    created_before = serializers.DateTimeField(required=False)
+
+    def to_internal_value(self, data):
+        data = data.copy()
+        if "status" in data:
+            data.setlist("status", [part for value in data.getlist("status")
+                                    for part in value.split(",") if part])
+        return super().to_internal_value(data)
+
+
 class GenerationListCreate(APIView):
+    @extend_schema(parameters=[GenerationListQuery], responses={200: GenerationPage, **ERRORS},
+                   tags=["generations"], operation_id="generations_list",
+                   description="Newest first. Follow `next_cursor` while `has_more`.")
+    def get(self, request):
+        tenant = tenant_of(request)
+        tenant.require(Scope.READ)
+        query = GenerationListQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        filters = query.validated_data
+        jobs, next_cursor = keyset_page(
+            selectors.jobs_filtered(tenant=tenant, brand_id=filters.get("brand"),
+                                    statuses=filters.get("status"),
+                                    created_after=filters.get("created_after"),
+                                    created_before=filters.get("created_before")),
+            cursor=filters.get("cursor"), limit=filters["limit"])
+        return Response({"object": "list", "data": [job_data(job, request) for job in jobs],
+                         "has_more": next_cursor is not None, "next_cursor": next_cursor})
+
+    @extend_schema(request=GenerationCreateSerializer, responses={202: GenerationOut, **ERRORS},
+                   parameters=[IDEMPOTENCY_HEADER], tags=["generations"])
+    @idempotent
     def post(self, request):
         tenant = tenant_of(request)
         tenant.require(Scope.GENERATE)
         serializer = GenerationCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        job = job_submit(tenant=tenant, model=data["model"], prompt=data["prompt"],
-                         image_size=data.get("image_size"), aspect_ratio=data.get("aspect_ratio"),
-                         seed=data.get("seed"), grounding=data["grounding"],
-                         brand_id=data.get("brand"))
+        concurrency_check(organization=tenant.organization)
+        job = job_submit_or_reuse(
+            tenant=tenant, model=data["model"], prompt=data["prompt"],
+            image_size=data.get("image_size"), aspect_ratio=data.get("aspect_ratio"),
+            seed=data.get("seed"), grounding=data["grounding"], brand_id=data.get("brand"))
         location = request.build_absolute_uri(f"/api/v1/generations/{job.id}")
         return Response(job_data(job, request), status=status.HTTP_202_ACCEPTED,
                         headers={"Location": location})
 
 
 class GenerationDetail(APIView):
+    @extend_schema(responses={200: GenerationOut, **ERRORS}, tags=["generations"])
     def get(self, request, job_id):
         tenant = tenant_of(request)
         tenant.require(Scope.READ)
@@ -39,6 +86,9 @@ class GenerationDetail(APIView):
 
 
 class GenerationCancel(APIView):
+    @extend_schema(request=None, responses={200: GenerationOut, **ERRORS},
+                   parameters=[IDEMPOTENCY_HEADER], tags=["generations"])
+    @idempotent
     def post(self, request, job_id):
         tenant = tenant_of(request)
         tenant.require(Scope.GENERATE)
@@ -56,6 +106,9 @@ def image_download(request, token):
     image = selectors.image_by_id(image_id) if image_id else None
     if image is None:
         raise Http404("This link is invalid or has expired.")
+    if not image.file:
+        return HttpResponse("This image has expired and was deleted.", status=410,
+                            content_type="text/plain")
     if not isinstance(image.file.storage, FileSystemStorage):
         # Object storage: hand out the store's own short-lived presigned URL.
         return HttpResponseRedirect(image.file.url)

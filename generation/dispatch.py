@@ -26,6 +26,7 @@ from django.conf import settings
 
 from generation import channels, services
 from generation.models import GenerationJob, JobStatus
+from generation.moderation.services import job_settle_blocked
 from generation.providers.base import (
     AuthenticationFailed,
     ProviderError,
@@ -135,9 +136,8 @@ async def _run_job(job: GenerationJob, client: httpx.AsyncClient, providers: dic
             result = await provider.generate(request)
         except SafetyBlocked as blocked:
             await _db(channels.channel_release)(route=route, outcome="ok")
-            await _db(services._settle_failure)(job, JobStatus.BLOCKED, blocked.code,
-                                                f"{blocked.message} [reason: {blocked.reason}]",
-                                                channel_name)
+            # Moderation owns blocks: the case, the charge policy and the settlement.
+            await _db(job_settle_blocked)(job=job, blocked=blocked)
             return
         except AuthenticationFailed as error:
             await _db(channels.channel_release)(route=route, outcome="auth", error=error.message)

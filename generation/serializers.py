@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from billing.money import money
 from generation import catalog
+from generation.moderation.selectors import moderation_data
 from generation.signing import absolute, signed_image_path
 
 
@@ -17,11 +18,16 @@ class GenerationCreateSerializer(serializers.Serializer):
 
 
 def image_data(image, request) -> dict:
-    path, expires_at = signed_image_path(image.id)
+    if not image.file:  # deleted by the retention task (generation/retention.py)
+        url, url_expires_at = None, None
+    else:
+        path, expires_at = signed_image_path(image.id)
+        url, url_expires_at = absolute(request, path), expires_at.isoformat()
     return {
         "id": str(image.id),
-        "url": absolute(request, path),
-        "url_expires_at": expires_at.isoformat(),
+        "url": url,
+        "url_expires_at": url_expires_at,
+        "expired": not image.file,
         "mime_type": image.mime_type,
         "width": image.width,
         "height": image.height,
@@ -49,7 +55,10 @@ def job_data(job, request) -> dict:
         "attempts": job.attempts,
         "local_render": job.is_local_render,
         "text": job.text or None,
+        "cached": bool(job.params.get("cached_from")),
+        "cached_from": job.params.get("cached_from"),
         "error": {"code": job.error_code, "message": job.error_message} if job.error_code else None,
+        "moderation": moderation_data(job),
         "images": [image_data(image, request) for image in job.images.all()],
         "created_at": job.created_at.isoformat(),
         "started_at": job.started_at.isoformat() if job.started_at else None,

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts.models import Brand
 from accounts.tenancy import Tenant
+from billing.payments.services import auto_recharge_check
 from billing.services import (
     quote_generation,
     reservation_capture,
@@ -21,6 +22,7 @@ from billing.services import (
 from config.errors import DomainError, NotFound
 from generation import catalog
 from generation.models import GeneratedImage, GenerationJob, JobStatus
+from generation.moderation.services import prefilter_check
 from generation.providers.base import ImageRequest, ProviderResult
 
 logger = logging.getLogger(__name__)
@@ -54,10 +56,16 @@ def validate_generation(*, model: str, prompt: str, image_size: str | None,
 
 def _brand_for(tenant: Tenant, brand_id) -> Brand | None:
     if brand_id is None:
-        return tenant.brand
+        if tenant.brand is None and tenant.brand_ids is not None:
+            if len(tenant.brand_ids) != 1:
+                raise DomainError("Choose one of the brands you have access to.",
+                                  code="brand_required", param="brand")
+            [brand_id] = tenant.brand_ids
+        else:
+            return tenant.brand
     brand = Brand.objects.filter(pk=brand_id, organization=tenant.organization,
                                  archived_at__isnull=True).first()
-    if brand is None or (tenant.brand is not None and brand.pk != tenant.brand.pk):
+    if brand is None or not tenant.allows_brand(brand.pk):
         raise NotFound("No such brand.", code="brand_not_found", param="brand")
     return brand
 
@@ -72,7 +80,11 @@ def job_submit(*, tenant: Tenant, model: str, prompt: str, image_size: str | Non
         raise DomainError(f"{model} does not support search grounding.",
                           code="unsupported_option", param="grounding")
     brand = _brand_for(tenant, brand_id)
-    quote = quote_generation(model=model, tier=tier, grounding=grounding)
+    prefilter_check(tenant=tenant, model=model, prompt=prompt, brand=brand,
+                    params={"image_size": tier, "aspect_ratio": ratio, "seed": seed,
+                            "grounding": grounding})
+    quote = quote_generation(model=model, tier=tier, grounding=grounding,
+                             organization=tenant.organization)
     with transaction.atomic():
         job = GenerationJob(
             organization=tenant.organization, brand=brand, api_key=tenant.api_key,
@@ -83,9 +95,11 @@ def job_submit(*, tenant: Tenant, model: str, prompt: str, image_size: str | Non
                               "unit_price": line.unit_price, "amount": line.amount}
                              for line in quote.lines],
         )
+        # Funds and the brand's and key's spend caps are checked under the wallet lock.
         job.reservation = reservation_open(
             organization=tenant.organization, amount=quote.total, reference=f"job:{job.id}",
-            expires_at=timezone.now() + timedelta(seconds=settings.JOB_DEADLINE_SECONDS * 3))
+            expires_at=timezone.now() + timedelta(seconds=settings.JOB_DEADLINE_SECONDS * 3),
+            brand=brand, api_key=tenant.api_key)
         job.save(force_insert=True)
         transaction.on_commit(lambda: job_enqueue(job_id=job.id))
     return job
@@ -233,10 +247,13 @@ def _settle_success(job: GenerationJob, provider_name: str, result: ProviderResu
             GeneratedImage.objects.bulk_create(images)
             reservation_capture(reservation=job.reservation, brand=job.brand, api_key=job.api_key,
                                 memo=f"{job.model} {job.tier} {job.aspect_ratio}")
+            job_settled_announce(job_id=job.pk)
     except _Superseded:
         for image in images:
             image.file.delete(save=False)
         return False
+    # After the capture committed: may queue one auto-recharge top-up (database only, cheap).
+    auto_recharge_check(organization_id=job.organization_id)
     return True
 
 
@@ -254,6 +271,7 @@ def _settle_failure(job: GenerationJob, status: str, code: str, message: str,
             error_message=message[:2000], **({"channel": channel_name} if channel_name else {}))
         if ended:
             reservation_release(reservation=job.reservation)
+            job_settled_announce(job_id=job.pk)
     return bool(ended)
 
 
@@ -265,4 +283,19 @@ def job_cancel(*, job: GenerationJob) -> bool:
             error_message="Canceled by the customer.")
         if canceled:
             reservation_release(reservation=job.reservation)
+            job_settled_announce(job_id=job.pk)
     return bool(canceled)
+
+
+def job_settled_announce(*, job_id) -> None:
+    """What customers see when a job reaches a terminal state: the `generation.<status>` webhook
+    and its batch's progress. Runs inside the settling transaction, so both commit with it."""
+    from generation.batches.services import batch_job_settled
+    from generation.serializers import job_data
+    from generation.webhooks.services import webhook_event_emit
+
+    job = (GenerationJob.objects.select_related("organization").prefetch_related("images")
+           .get(pk=job_id))
+    webhook_event_emit(organization=job.organization, event_type=f"generation.{job.status}",
+                       data=job_data(job, None))
+    batch_job_settled(job_id=job_id)

@@ -34,7 +34,8 @@ def database_url() -> str:
 
 
 @pytest.fixture
-def platform(transactional_db):
+def platform(transactional_db, django_db_serialized_rollback):
+    # serialized_rollback: earlier transactional tests flush the tables, seeded prices included.
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url(), "PORT": str(port),
            "MEDIA_ROOT": settings.MEDIA_ROOT, "Q_WORKERS": "1"}

@@ -37,7 +37,8 @@ class Command(BaseCommand):
         self.stdout.write(f"""
 Atelier is starting on {base}  (embedded default: SQLite, ORM queue, local renderer)
 
-  Staff admin   {base}/admin/   {demo['email']} / {demo['password']}
+  Dashboard     {base}/login/   {demo['email']} / {demo['password']}
+  Staff admin   {base}/admin/   (same credentials)
   API key       {demo['api_key']}
   Organization  {demo['organization']}   Brand {demo['brand']}
 

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class DedupeConfig(AppConfig):
+    name = "generation.dedupe"
+    label = "dedupe"
+    verbose_name = "Dedupe cache"
+    default_auto_field = "django.db.models.BigAutoField"
