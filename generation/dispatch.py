@@ -93,9 +93,11 @@ async def _dispatch() -> int:
                     logger.error("job runner crashed", exc_info=task.exception())
 
 
-def _provider(route, client, cache: dict):
+async def _provider(route, model: str, client, cache: dict):
     channel = route.channel
-    key = None if channel is None else (channel.pk, channel.updated_at)
+    if channel is None:  # no channel configured at all: whatever serves without one
+        return await _db(services.provider_for)(model)
+    key = (channel.pk, channel.updated_at)
     if key not in cache:  # one client per channel version: Vertex keeps its token between calls
         cache[key] = channels.provider_for_channel(channel, client)
     return cache[key]
@@ -130,7 +132,7 @@ async def _run_job(job: GenerationJob, client: httpx.AsyncClient, providers: dic
                                                     route.reason.capitalize() + ".")
             return
         channel_name = route.channel.name if route.channel else ""
-        provider = _provider(route, client, providers)
+        provider = await _provider(route, job.model, client, providers)
         started = time.monotonic()
         try:
             result = await provider.generate(request)

@@ -56,12 +56,15 @@ def generate(submit, run_queued_jobs):
 
 
 @pytest.fixture
-def committed_db(transactional_db):
+def committed_db(transactional_db, settings):
     """Committed rows, for real worker processes. A transactional test empties every table
     afterwards, migrations' reference data included; put back what the platform needs (the
     seeded price list, the sweeper's schedule) when an earlier transactional test took it."""
     from billing.models import PriceList
 
+    # These tests submit hundreds of jobs at once, through the customer API's fairness limits.
+    settings.RATE_LIMIT_PER_KEY_RPM = 100_000
+    settings.MAX_CONCURRENT_JOBS_PER_ORG = 100_000
     if not PriceList.objects.exists():
         importlib.import_module("billing.migrations.0002_seed_prices").seed(apps, None)
     importlib.import_module("generation.migrations.0003_sweeper_schedule").create(apps, None)
