@@ -6,8 +6,10 @@ they hold across every worker process and machine in both run modes; a lease exp
 own, so a worker killed mid-call frees its slot after the channel's timeout.
 """
 
+import contextlib
 import logging
 import random
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -17,6 +19,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from generation import channel_limits
 from generation.models import BreakerState, Channel, ChannelLease, Provider
 
 logger = logging.getLogger(__name__)
@@ -29,6 +32,7 @@ class Route:
     channel: Channel | None  # None: no channel configured at all, the local renderer serves
     lease_id: int | None
     probe: bool = False
+    slot_token: str = ""  # the Redis slot held, when limits live in Redis
 
 
 @dataclass(frozen=True)
@@ -120,10 +124,15 @@ def channel_route(*, model: str, job_id=None, exclude: frozenset[int] = frozense
     lease on it. Disabled channels are never picked; `exclude` holds the ones this job already
     failed on in this attempt (failover)."""
     now = timezone.now()
-    with transaction.atomic():
-        # Locking the candidate rows makes "count leases, then add one" atomic across workers.
-        channels = [channel for channel in Channel.objects.select_for_update().filter(enabled=True)
-                    if channel.serves(model)]
+    in_redis = channel_limits.enabled()
+    # Database limits: a transaction holding the channel rows. Redis limits: no transaction
+    # (no network I/O inside one); the Redis script is the atomic step.
+    with contextlib.nullcontext() if in_redis else transaction.atomic():
+        rows = Channel.objects.filter(enabled=True)
+        if not in_redis:
+            # Locking the candidate rows makes "count leases, then add one" atomic across workers.
+            rows = rows.select_for_update()
+        channels = [channel for channel in rows if channel.serves(model)]
         if not channels:
             if not Channel.objects.exists():
                 return Route(channel=None, lease_id=None)
@@ -139,17 +148,29 @@ def channel_route(*, model: str, job_id=None, exclude: frozenset[int] = frozense
                 if not allowed:
                     waits.append(_breaker_wait(channel, now))
                     continue
-                room_wait = _room_wait(channel, now)
+                token = ""
+                if in_redis and (channel.concurrency_limit is not None
+                                 or channel.rpm_limit is not None):
+                    token = uuid.uuid4().hex
+                    room_wait = channel_limits.slot_take(channel=channel, token=token)
+                else:
+                    room_wait = 0.0 if in_redis else _room_wait(channel, now)
                 if room_wait:
                     waits.append(room_wait)
                     continue
-                if probe:
-                    Channel.objects.filter(pk=channel.pk).update(
-                        breaker_state=BreakerState.HALF_OPEN, probe_started_at=now)
+                if probe and not Channel.objects.filter(
+                        pk=channel.pk, breaker_state=channel.breaker_state,
+                        probe_started_at=channel.probe_started_at).update(
+                        breaker_state=BreakerState.HALF_OPEN, probe_started_at=now):
+                    # Another worker took the probe first (no row lock in Redis mode).
+                    if token:
+                        channel_limits.slot_release(channel_id=channel.pk, token=token)
+                    waits.append(_breaker_wait(channel, now))
+                    continue
                 lease = ChannelLease.objects.create(
                     channel=channel, job_id=job_id, acquired_at=now,
                     expires_at=now + timedelta(seconds=channel.timeout_seconds + 5))
-                return Route(channel=channel, lease_id=lease.pk, probe=probe)
+                return Route(channel=channel, lease_id=lease.pk, probe=probe, slot_token=token)
         if not candidates:
             return NoRoute(wait=None, reason="every channel serving this model failed this attempt")
         return NoRoute(wait=min(waits) if waits else 1.0, reason="all channels are busy or open")
@@ -166,6 +187,8 @@ def channel_release(*, route: Route, outcome: str, error: str = "") -> None:
     now = timezone.now()
     channel = route.channel
     ChannelLease.objects.filter(pk=route.lease_id).update(released_at=now)
+    if route.slot_token:
+        channel_limits.slot_release(channel_id=channel.pk, token=route.slot_token)
     if outcome == "ok":
         Channel.objects.filter(pk=channel.pk).exclude(
             breaker_state=BreakerState.CLOSED, consecutive_failures=0).update(

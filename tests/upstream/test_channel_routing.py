@@ -5,12 +5,14 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+import redis
 from django.utils import timezone
 
 from generation.channels import channel_release, channel_route
 from generation.models import BreakerState, Channel, JobStatus
 from tests.fakes.fake_gemini import running_fake_gemini
 from tests.upstream.conftest import make_channel
+from tests.upstream.processes import redis_url
 
 
 @pytest.fixture
@@ -111,7 +113,17 @@ def test_a_failed_probe_opens_the_breaker_again(owner, fake_gemini, backup_fake,
         timedelta(minutes=1))
 
 
-def test_the_concurrency_limit_caps_calls_in_flight(owner, fake_gemini, submit, run_queued_jobs):
+@pytest.fixture(params=["database", "redis"])
+def limits_in(request, settings):
+    """Limits are kept in the database, or in Redis when REDIS_URL is set."""
+    if request.param == "redis":
+        settings.REDIS_URL = redis_url()
+        redis.from_url(settings.REDIS_URL).flushdb()
+    return request.param
+
+
+def test_the_concurrency_limit_caps_calls_in_flight(owner, fake_gemini, submit, run_queued_jobs,
+                                                    limits_in):
     make_channel("primary", fake_gemini.base_url, fake_gemini.api_key, concurrency_limit=2)
     fake_gemini.app.configure(latency=0.2)
     for n in range(6):
@@ -121,7 +133,8 @@ def test_the_concurrency_limit_caps_calls_in_flight(owner, fake_gemini, submit, 
     assert fake_gemini.app.request_count == 6
 
 
-def test_the_rpm_limit_holds_the_rest_in_the_queue(owner, fake_gemini, submit, run_queued_jobs):
+def test_the_rpm_limit_holds_the_rest_in_the_queue(owner, fake_gemini, submit, run_queued_jobs,
+                                                   limits_in):
     make_channel("primary", fake_gemini.base_url, fake_gemini.api_key, rpm_limit=3)
     for n in range(5):
         submit(owner, model="gemini-3-pro-image-preview", prompt=f"p{n}")
@@ -147,7 +160,7 @@ def test_weights_share_traffic_among_equal_priorities(db):
 
 
 def test_a_rejected_key_while_the_backup_is_busy_waits_for_the_backup(
-        owner, fake_gemini, backup_fake, submit, run_queued_jobs):
+        owner, fake_gemini, backup_fake, submit, run_queued_jobs, limits_in):
     make_channel("primary", fake_gemini.base_url, "a-revoked-key", priority=10)
     backup = make_channel("backup", backup_fake.base_url, backup_fake.api_key, priority=0,
                           concurrency_limit=1)
