@@ -26,7 +26,6 @@ from django.conf import settings
 
 from generation import channels, services
 from generation.models import GenerationJob, JobStatus
-from generation.moderation.services import job_settle_blocked
 from generation.providers.base import (
     AuthenticationFailed,
     ProviderError,
@@ -139,7 +138,7 @@ async def _run_job(job: GenerationJob, client: httpx.AsyncClient, providers: dic
         except SafetyBlocked as blocked:
             await _db(channels.channel_release)(route=route, outcome="ok")
             # Moderation owns blocks: the case, the charge policy and the settlement.
-            await _db(job_settle_blocked)(job=job, blocked=blocked)
+            await _db(services._settle_blocked)(job, blocked)
             return
         except AuthenticationFailed as error:
             await _db(channels.channel_release)(route=route, outcome="auth", error=error.message)

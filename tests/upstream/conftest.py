@@ -67,4 +67,4 @@ def committed_db(transactional_db, settings):
     settings.MAX_CONCURRENT_JOBS_PER_ORG = 100_000
     if not PriceList.objects.exists():
         importlib.import_module("billing.migrations.0002_seed_prices").seed(apps, None)
-    importlib.import_module("generation.migrations.0003_sweeper_schedule").create(apps, None)
+    importlib.import_module("generation.migrations.0004_sweeper_schedule").create(apps, None)

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('accounts', '0001_initial'),
         ('billing', '0002_seed_prices'),
-        ('generation', '0001_initial'),
+        ('generation', '0002_job_references'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
