@@ -103,8 +103,19 @@ async def _provider(route, model: str, client, cache: dict):
 
 
 async def _run_job(job: GenerationJob, client: httpx.AsyncClient, providers: dict) -> None:
-    """One attempt of one job: route, call, fail over between channels, then settle or requeue."""
-    request = services.image_request_for(job)
+    """One attempt of one job; a bug of ours must not strand it in `running` until the sweep."""
+    try:
+        await _attempt(job, client, providers)
+    except Exception as exc:
+        logger.exception("job %s crashed in the worker", job.id)
+        await _db(services._settle_failure)(job, JobStatus.FAILED, "internal_error",
+                                            f"The worker failed on this job ({type(exc).__name__}).")
+
+
+async def _attempt(job: GenerationJob, client: httpx.AsyncClient, providers: dict) -> None:
+    """Route, call, fail over between channels, then settle or requeue."""
+    # Reads reference files and earlier turns: database and storage, so on the worker's thread.
+    request = await _db(services.image_request_for)(job)
     tried: set[int] = set()
     last_error: ProviderError | None = None
     last_channel = ""
