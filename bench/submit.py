@@ -6,7 +6,6 @@ import asyncio
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from django.db import connection
 from accounts.models import User
 from accounts.services import api_key_create, organization_create
 from billing.money import parse_usd
+from tests.processes import free_port, wait_until_serving
 
 REQUESTS = int(os.environ.get("BENCH_SUBMITS", "2000"))
 WEB_WORKERS = os.environ.get("WEB_WORKERS", "2")
@@ -59,21 +59,14 @@ def run() -> str:
     owner = User.objects.create_user(email=f"bench-{time.time_ns()}@bench.test")
     organization = organization_create(name="Bench", owner=owner, signup_credits=parse_usd("100000"))
     _, key = api_key_create(organization=organization, name="bench")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     connection.close()
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "config.asgi:application", "--port", str(port),
          "--workers", WEB_WORKERS, "--no-access-log", "--log-level", "warning"], cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
-            try:
-                httpx.get(f"{base}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        wait_until_serving(base)
         latencies, errors, elapsed = asyncio.run(_drive(base, key))
     finally:
         server.send_signal(signal.SIGINT)

@@ -7,7 +7,6 @@ Callers pass a `Tenant`; a key bound to one brand sees only that brand's entries
 import base64
 import binascii
 import json
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -20,6 +19,7 @@ from accounts.models import Brand
 from accounts.tenancy import Tenant
 from billing.models import EntryKind, LedgerEntry, Reservation, ReservationStatus
 from config.errors import DomainError, NotFound
+from config.ids import is_uuid
 
 MAX_PAGE = 200
 
@@ -51,18 +51,12 @@ def brand_filter_of(tenant: Tenant, brand_id: str | None) -> Brand | None:
     if not brand_id:
         return tenant.brand
     brand = Brand.objects.filter(pk=brand_id, organization=tenant.organization).first() \
-        if _is_uuid(brand_id) else None
+        if is_uuid(brand_id) else None
     if brand is None or (tenant.brand is not None and brand.pk != tenant.brand.pk):
         raise NotFound("No such brand.", code="brand_not_found", param="brand")
     return brand
 
 
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(str(value))
-    except ValueError:
-        return False
-    return True
 
 
 @dataclass(frozen=True)

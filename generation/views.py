@@ -1,7 +1,6 @@
 """Dashboard pages for generation: playground, gallery, job detail, thumbnails and usage."""
 
 import csv
-import uuid
 from datetime import date
 
 from django.core.paginator import Paginator
@@ -14,6 +13,7 @@ from accounts.selectors import brands_visible_to
 from billing.money import format_usd
 from billing.selectors import wallet_of
 from billing.services import quote_generation
+from config.ids import is_uuid
 from generation import catalog, charts, selectors, usage
 from generation.models import GeneratedImage, JobStatus
 from generation.services import job_submit, validate_generation
@@ -153,7 +153,7 @@ def gallery(request, tenant):
                "since": _date_param(request.GET.get("since")),
                "until": _date_param(request.GET.get("until"))}
     if filters["brand"]:
-        jobs = jobs.filter(brand_id=filters["brand"]) if _is_uuid(filters["brand"]) \
+        jobs = jobs.filter(brand_id=filters["brand"]) if is_uuid(filters["brand"]) \
             else jobs.none()
     if filters["status"] in JobStatus.values:
         jobs = jobs.filter(status=filters["status"])
@@ -171,12 +171,6 @@ def gallery(request, tenant):
     })
 
 
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 def _usage_period(request) -> int:

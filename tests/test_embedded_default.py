@@ -15,7 +15,8 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.test_end_to_end import ROOT, free_port
+from tests.processes import free_port, wait_until_serving
+from tests.test_end_to_end import ROOT
 
 
 @pytest.fixture
@@ -30,12 +31,7 @@ def embedded(tmp_path):
                    stdout=subprocess.DEVNULL)
     process = subprocess.Popen([sys.executable, "-m", "config.serve"], cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{env['PORT']}"
-    for _ in range(200):
-        try:
-            httpx.get(f"{base}/healthz", timeout=1)
-            break
-        except httpx.TransportError:
-            time.sleep(0.1)
+    wait_until_serving(base)
     demo = json.loads((Path(env["ATELIER_VAR_DIR"]) / "demo.json").read_text())
     yield base, demo, env, process
     if process.poll() is None:

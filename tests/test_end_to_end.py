@@ -4,7 +4,6 @@ separate processes (as `make run` does), and a client drives them over HTTP."""
 import io
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,14 +17,10 @@ from PIL import Image
 
 from billing.models import EntryKind, LedgerEntry, Wallet
 from tests.conftest import make_tenant
+from tests.processes import free_port, wait_until_serving
 
 ROOT = Path(__file__).resolve().parent.parent
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def database_url() -> str:
@@ -41,12 +36,7 @@ def platform(transactional_db, django_db_serialized_rollback):
            "MEDIA_ROOT": settings.MEDIA_ROOT, "Q_WORKERS": "1"}
     process = subprocess.Popen([sys.executable, "-m", "config.serve"], cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            httpx.get(f"{base}/healthz", timeout=1)
-            break
-        except httpx.TransportError:
-            time.sleep(0.1)
+    wait_until_serving(base)
     yield base, process
     if process.poll() is None:
         process.send_signal(signal.SIGINT)

@@ -15,7 +15,6 @@ Stripe calls (network) happen outside transactions; webhook handlers touch only 
 """
 
 import logging
-import uuid
 
 import stripe
 from django.conf import settings
@@ -38,6 +37,7 @@ from billing.payments.models import (
 )
 from billing.services import ledger_post
 from config.errors import Conflict, DomainError, NotFound
+from config.ids import is_uuid
 
 logger = logging.getLogger(__name__)
 
@@ -199,7 +199,7 @@ def _payment_for_session(session: dict) -> Payment | None:
         payment_id = (session.get("metadata") or {}).get("payment_id") \
             or session.get("client_reference_id")
         payment = Payment.objects.filter(pk=payment_id, kind=PaymentKind.CHECKOUT).first() \
-            if _is_uuid(payment_id) else None
+            if is_uuid(payment_id) else None
         if payment is not None and not payment.stripe_checkout_session_id:
             Payment.objects.filter(pk=payment.pk, stripe_checkout_session_id__isnull=True).update(
                 stripe_checkout_session_id=session["id"])
@@ -207,12 +207,6 @@ def _payment_for_session(session: dict) -> Payment | None:
     return payment
 
 
-def _is_uuid(value) -> bool:
-    try:
-        uuid.UUID(str(value))
-    except ValueError:
-        return False
-    return True
 
 
 def checkout_fulfil(*, session: dict) -> Payment | None:
@@ -532,7 +526,7 @@ def _auto_recharge_payment(intent: dict) -> Payment | None:
     are fulfilled from their session (their intents succeed too, and must not credit twice)."""
     payment_id = (intent.get("metadata") or {}).get("payment_id")
     query = Q(stripe_payment_intent_id=intent.get("id"))
-    if _is_uuid(payment_id):
+    if is_uuid(payment_id):
         query |= Q(pk=payment_id)
     return Payment.objects.filter(query, kind=PaymentKind.AUTO_RECHARGE).first()
 

@@ -14,6 +14,7 @@ from accounts.models import Organization
 from billing.models import Wallet
 from billing.money import format_usd, parse_usd
 from config.errors import DomainError
+from config.ids import is_uuid
 from generation.moderation import charts
 from generation.moderation.selectors import dashboard_metrics
 from generation.moderation.services import credit_adjust
@@ -109,16 +110,10 @@ def credit_adjust_view(request):
     wallet = None
     if form["organization"].value():
         wallet = Wallet.objects.filter(organization_id=form["organization"].value()).first() \
-            if _is_uuid(form["organization"].value()) else None
+            if is_uuid(form["organization"].value()) else None
     context = {**admin.site.each_context(request), "title": "Credit adjustment", "form": form,
                "wallet": wallet,
                "available": format_usd(wallet.available, symbol=True) if wallet else None}
     return TemplateResponse(request, "staff/credit_adjust.html", context)
 
 
-def _is_uuid(value) -> bool:
-    try:
-        uuid.UUID(str(value))
-    except ValueError:
-        return False
-    return True
