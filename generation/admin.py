@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin
 
 from billing.money import format_usd
+from generation.channels import channel_disable
 from generation.models import BreakerState, Channel, GeneratedImage, GenerationJob, JobReference
 
 
@@ -75,7 +76,14 @@ class ChannelAdmin(admin.ModelAdmin):
     list_filter = ["provider", "enabled", "breaker_state"]
     readonly_fields = ["breaker_state", "consecutive_failures", "opened_at", "probe_started_at",
                        "last_error", "last_failure_at", "created_at", "updated_at"]
-    actions = ["reset_breaker"]
+    actions = ["disable_now", "reset_breaker"]
+
+    @admin.action(description="Disable now (stop routing jobs to it)")
+    def disable_now(self, request, queryset):
+        disabled = sum(channel_disable(channel=channel, alert=False,
+                                       reason=f"disabled by {request.user} in the admin")
+                       for channel in queryset)
+        self.message_user(request, f"{disabled} channel(s) disabled; jobs route elsewhere.")
 
     @admin.action(description="Close the circuit breaker (after fixing the upstream)")
     def reset_breaker(self, request, queryset):

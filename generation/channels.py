@@ -217,12 +217,13 @@ def _record_failure(channel: Channel, now, error: str, *, probe: bool) -> None:
                                channel.name, current.consecutive_failures, error)
 
 
-def channel_disable(*, channel: Channel, reason: str) -> bool:
-    """Take a channel out of rotation and alert staff once (only the call that disables it)."""
+def channel_disable(*, channel: Channel, reason: str, alert: bool = True) -> bool:
+    """Take a channel out of rotation and alert staff once (only the call that disables it).
+    `alert=False` when staff disable it themselves: they need no email about their own act."""
     disabled = Channel.objects.filter(pk=channel.pk, enabled=True).update(
         enabled=False, disabled_reason=reason[:300], last_error=reason[:300],
         last_failure_at=timezone.now())
-    if disabled:
+    if disabled and alert:
         logger.error("channel %s disabled: %s", channel.name, reason)
         # Outside any transaction (no network I/O inside one): the caller holds none here.
         _alert_staff(f"Upstream channel {channel.name} disabled",

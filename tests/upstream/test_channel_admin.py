@@ -49,3 +49,26 @@ def test_customers_cannot_reach_the_channel_admin(owner):
     client.force_login(owner.user)
     response = client.get("/admin/generation/channel/")
     assert response.status_code == 302 and "/admin/login/" in response["location"]
+
+
+def test_disable_now_takes_a_channel_out_of_routing_at_once(db):
+    from django.core import mail
+
+    from generation.channels import NoRoute, channel_route
+
+    client = staff_client()
+    client.post("/admin/generation/channel/add/", form())
+    channel = Channel.objects.get(name="eu-gemini")
+
+    response = client.post("/admin/generation/channel/", {
+        "action": "disable_now", "_selected_action": [channel.pk]})
+
+    assert response.status_code == 302
+    channel.refresh_from_db()
+    assert channel.enabled is False
+    assert "disabled by ops@atelier.test" in channel.disabled_reason
+    route = channel_route(model="gemini-3-pro-image-preview")
+    # Its only channel is disabled: jobs wait for staff instead of silently going local.
+    assert isinstance(route, NoRoute)
+    assert route.reason == "no enabled upstream channel serves gemini-3-pro-image-preview"
+    assert mail.outbox == []  # staff are not emailed about their own action
