@@ -140,6 +140,8 @@ class FakeGeminiConfig:
     retry_delay: float = 1.5  # seconds, sent as RetryInfo.retryDelay on 429
     thought_images: int = 1  # interim `thought: true` images before the answer (Pro only)
     hang_seconds: float = 300.0  # how long a `timeout` outcome stays silent
+    # What a `safety` / `image_safety` answer rates the request, as Gemini's safetyRatings.
+    safety_ratings: list = field(default_factory=lambda: [dict(r) for r in _SAFETY_RATINGS])
     max_recorded: int = 100  # request bodies kept for inspection
     # Signs thoughtSignatures; keep it stable across restarts to keep old conversations valid.
     signature_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
@@ -686,7 +688,7 @@ class FakeGemini:
             reason = "SAFETY" if outcome == "safety" else "PROHIBITED_CONTENT"
             feedback = {"blockReason": reason}
             if outcome == "safety":
-                feedback["safetyRatings"] = _SAFETY_RATINGS
+                feedback["safetyRatings"] = self.config.safety_ratings
             return 200, _json({"promptFeedback": feedback, "usageMetadata": prompt_usage}
                               | envelope)
         if outcome == "image_safety":
@@ -694,7 +696,7 @@ class FakeGemini:
                          "finishMessage": "Unable to show the generated image. The image was "
                                           "filtered out because it violated Google's Generative "
                                           "AI Prohibited Use policy.",
-                         "safetyRatings": _SAFETY_RATINGS}
+                         "safetyRatings": self.config.safety_ratings}
             return 200, _json({"candidates": [candidate], "usageMetadata": prompt_usage}
                               | envelope)
         if outcome == "no_image":

@@ -18,6 +18,7 @@ from generation.moderation.models import (
     PrefilterRule,
     Strike,
 )
+from tests.moderation.conftest import answer_every_request
 
 QUEUE = "/admin/moderation/moderationcase/"
 PRO = "gemini-3-pro-image-preview"
@@ -82,7 +83,7 @@ def test_dismiss_and_rerun_queues_a_new_job_for_the_same_request(
         django_capture_on_commit_callbacks):
     blocked = blocked_job(prompt="a volcano erupting")
     case = case_of(blocked)
-    blocking_upstream.blocking = False
+    answer_every_request(blocking_upstream)  # the upstream no longer blocks this prompt
 
     with django_capture_on_commit_callbacks(execute=True):
         decide(moderator, case, "dismiss_rerun", reason="false positive")

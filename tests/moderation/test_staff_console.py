@@ -14,8 +14,7 @@ from billing.money import format_usd
 from billing.services import ledger_post
 from generation.models import GenerationJob
 from generation.moderation.models import AuditAction, AuditLogEntry
-from generation.providers.base import InvalidRequest
-from tests.moderation.conftest import staff_client
+from tests.moderation.conftest import answer_every_request, staff_client
 
 PRO = "gemini-3-pro-image-preview"
 
@@ -57,11 +56,11 @@ def test_dashboard_shows_revenue_spend_margin_queue_cases_and_charts(
     ledger_post(wallet=wallet, kind=EntryKind.PURCHASE, amount=50_000_000,
                 idempotency_key="test:purchase:1", memo="Stripe checkout")
     blocked_job()
-    blocking_upstream.blocking = False
+    answer_every_request(blocking_upstream)
     submit(owner, model=PRO, prompt="a harbour", image_size="2K")
     submit(outsider, model=PRO, prompt="a lighthouse")
     run_queued_jobs()
-    blocking_upstream.error = InvalidRequest("the upstream refused the parameters")
+    answer_every_request(blocking_upstream, "no_image")  # a non-retryable upstream failure
     submit(outsider, model=PRO, prompt="a failing one")
     run_queued_jobs()
 
@@ -78,13 +77,16 @@ def test_dashboard_shows_revenue_spend_margin_queue_cases_and_charts(
     assert 'id="queue-depth">0<' in page
     assert page.count('class="chart"') == 3
     assert "Northwind Agency" in page and "Contoso Studio" in page
-    # Per provider/channel: the two successes ran through the fake upstream; the
-    # block and the failure record no provider yet (the foundation's failure path does not),
-    # so they share a row: 2 finished, 1 failed, 1 blocked, 50 % errors.
-    assert re.search(r"<td>fake_upstream</td><td>-</td><td>2</td><td>0</td><td>0</td><td>0.0 %</td>",
-                     page)
-    assert re.search(r"<td>\(none recorded\)</td><td>-</td><td>2</td><td>1</td><td>1</td>"
-                     r"<td>50.0 %</td>", page)
+    # Per provider/channel: the two successes ran through the default channel to the fake
+    # Gemini server. The block and the failure record no provider yet (the settle paths for
+    # them do not), and the failure records its channel while the block does not, so they
+    # land on separate rows: the block 1 finished, 1 blocked; the failure 1 finished, 1 failed.
+    assert re.search(r"<td>gemini</td><td>default-gemini</td><td>2</td><td>0</td><td>0</td>"
+                     r"<td>0.0 %</td>", page)
+    assert re.search(r"<td>\(none recorded\)</td><td>-</td><td>1</td><td>0</td><td>1</td>"
+                     r"<td>0.0 %</td>", page)
+    assert re.search(r"<td>\(none recorded\)</td><td>default-gemini</td><td>1</td><td>1</td>"
+                     r"<td>0</td><td>100.0 %</td>", page)
 
 
 def test_dashboard_counts_tasks_waiting_on_the_broker(superuser, owner, submit):

@@ -4,7 +4,7 @@ and charges according to BLOCKED_CHARGE_POLICY (default: nothing)."""
 from billing.models import EntryKind, LedgerEntry, ReservationStatus, Wallet
 from generation.models import JobStatus
 from generation.moderation.models import CaseSource, CaseStatus, Category, ModerationCase
-from tests.fakes.safety_upstream import HIGH_DANGER
+from tests.moderation.conftest import HIGH_DANGER, block_every_request
 
 
 def test_blocked_job_opens_a_case_with_reason_category_ratings_prompt_brand_and_key(
@@ -13,7 +13,8 @@ def test_blocked_job_opens_a_case_with_reason_category_ratings_prompt_brand_and_
 
     job = blocked_job(prompt="a chemistry set exploding")
 
-    assert blocking_upstream.calls == 1
+    assert blocking_upstream.app.request_count == 1
+    assert blocking_upstream.app.outcomes["image_safety"] == 1
     assert job.status == JobStatus.BLOCKED
     assert job.error_code == "safety_blocked"
     case = ModerationCase.objects.get(job=job)
@@ -46,8 +47,8 @@ def test_full_charge_policy_captures_the_blocked_job(owner, blocked_job, setting
 
 
 def test_category_falls_back_to_the_block_reason(owner, blocked_job, blocking_upstream):
-    blocking_upstream.reason = "PROHIBITED_CONTENT"
-    blocking_upstream.safety_ratings = []
+    # A prompt blockReason PROHIBITED_CONTENT, with no safety ratings at all.
+    block_every_request(blocking_upstream, "prohibited")
     job = blocked_job()
     assert ModerationCase.objects.get(job=job).category == Category.PROHIBITED
 
