@@ -149,7 +149,8 @@ async def _attempt(job: GenerationJob, client: httpx.AsyncClient, providers: dic
         except SafetyBlocked as blocked:
             await _db(channels.channel_release)(route=route, outcome="ok")
             # Moderation owns blocks: the case, the charge policy and the settlement.
-            await _db(services._settle_blocked)(job, blocked)
+            await _db(services._settle_blocked)(job, blocked, provider_name=provider.name,
+                                                channel_name=channel_name)
             return
         except AuthenticationFailed as error:
             await _db(channels.channel_release)(route=route, outcome="auth", error=error.message)
@@ -160,13 +161,14 @@ async def _attempt(job: GenerationJob, client: httpx.AsyncClient, providers: dic
             if not error.retryable:  # 400, NO_IMAGE: the same request fails anywhere
                 await _db(channels.channel_release)(route=route, outcome="neutral")
                 await _db(services._settle_failure)(job, JobStatus.FAILED, error.code,
-                                                    error.message, channel_name)
+                                                    error.message, channel_name,
+                                                    provider_name=provider.name)
                 return
             await _db(channels.channel_release)(route=route, outcome="failure",
                                                 error=f"{error.code}: {error.message}")
             if route.channel is None:
                 last_error = error
-                await _retry_or_fail(job, error, channel_name)
+                await _retry_or_fail(job, error, channel_name, provider.name)
                 return
             tried.add(route.channel.pk)
             last_error, last_channel = error, channel_name
@@ -175,7 +177,7 @@ async def _attempt(job: GenerationJob, client: httpx.AsyncClient, providers: dic
             logger.exception("provider %s crashed on job %s", provider.name, job.id)
             await _db(channels.channel_release)(route=route, outcome="failure", error=repr(exc))
             await _retry_or_fail(job, Unavailable(f"internal error calling upstream: {exc!r}"),
-                                 channel_name)
+                                 channel_name, provider.name)
             return
         latency_ms = int((time.monotonic() - started) * 1000)
         await _db(channels.channel_release)(route=route, outcome="ok")
@@ -183,11 +185,12 @@ async def _attempt(job: GenerationJob, client: httpx.AsyncClient, providers: dic
         return
 
 
-async def _retry_or_fail(job: GenerationJob, error: ProviderError, channel_name: str) -> None:
+async def _retry_or_fail(job: GenerationJob, error: ProviderError, channel_name: str,
+                         provider_name: str = "") -> None:
     if error.retryable and job.attempts < settings.JOB_MAX_ATTEMPTS:
         delay = backoff_delay(job.attempts, error)
         await _db(services.job_requeue)(job=job, delay=delay, code=error.code,
                                         message=f"Retrying in {delay:.1f}s: {error.message}")
         return
     await _db(services._settle_failure)(job, JobStatus.FAILED, error.code, error.message,
-                                        channel_name)
+                                        channel_name, provider_name=provider_name)

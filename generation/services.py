@@ -367,12 +367,16 @@ def job_enqueue_dispatch() -> None:
     async_task("generation.tasks.dispatch_jobs", task_name="dispatch")
 
 
-def _settle_blocked(job: GenerationJob, blocked: SafetyBlocked) -> bool:
+def _settle_blocked(job: GenerationJob, blocked: SafetyBlocked, *, provider_name: str = "",
+                    channel_name: str = "") -> bool:
     """The upstream refused: moderation opens the case and applies the charge policy, then the
-    customer hears of it, in one transaction."""
+    customer hears of it, in one transaction. The job keeps who refused it (staff error rates
+    per provider and channel count blocks where they happened)."""
     with transaction.atomic():
         if job_settle_blocked(job=job, blocked=blocked) is None:
             return False
+        GenerationJob.objects.filter(pk=job.pk).update(provider=provider_name,
+                                                       channel=channel_name)
         job_settled_announce(job_id=job.pk)
     return True
 
@@ -431,14 +435,16 @@ class _Superseded(Exception):
 
 
 def _settle_failure(job: GenerationJob, status: str, code: str, message: str,
-                    channel_name: str = "", *, block_reason: str = "") -> bool:
+                    channel_name: str = "", *, block_reason: str = "",
+                    provider_name: str = "") -> bool:
     """The one place a job fails: status + release + announce in one transaction."""
     with transaction.atomic():
         ended = GenerationJob.objects.filter(
             pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts).update(
             status=status, finished_at=timezone.now(), error_code=code,
             error_message=message[:2000], block_reason=(block_reason or "")[:40],
-            **({"channel": channel_name} if channel_name else {}))
+            **({"channel": channel_name} if channel_name else {}),
+            **({"provider": provider_name} if provider_name else {}))
         if ended:
             reservation_release(reservation=job.reservation)
             job_settled_announce(job_id=job.pk)
