@@ -54,4 +54,5 @@ urlpatterns = [
     path("app/usage/", generation.usage_page, name="usage"),
     path("app/usage.csv", generation.usage_csv, name="usage_csv"),
     path("app/billing/", billing.billing_page, name="billing"),
+    path("app/billing/bonus", billing.bonus_preview, name="billing_bonus"),
 ]

@@ -29,12 +29,30 @@
         }
       });
     });
+    var custom = document.getElementById("custom-amount");
+    if (custom) setUpBonusPreview(custom);
     var playground = document.getElementById("playground");
     if (playground) setUpPlayground(playground);
     var detail = document.getElementById("job-detail");
     if (detail && detail.getAttribute("data-done") === "0") {
       window.setTimeout(function () { window.location.reload(); }, 1500);
     }
+  }
+
+  // The bonus a custom amount earns, asked from the server (the checkout's own rules).
+  function setUpBonusPreview(form) {
+    var input = form.querySelector("#amount"), out = document.getElementById("bonus-preview");
+    var url = form.getAttribute("data-bonus-url"), timer = null, initial = out.textContent;
+    input.addEventListener("input", function () {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(function () {
+        var value = input.value.trim().replace(/^\$/, "");
+        if (!value) { out.textContent = initial; return; }
+        fetch(url + "?amount=" + encodeURIComponent(value), {credentials: "same-origin"})
+          .then(function (r) { return r.json(); })
+          .then(function (data) { out.textContent = data.message; out.classList.toggle("error", !data.valid); });
+      }, 250);
+    });
   }
 
   function setUpPlayground(form) {
