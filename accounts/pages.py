@@ -25,6 +25,7 @@ NAVIGATION = [
     ("dashboard:usage", "Usage", Scope.READ),
     ("dashboard:brands", "Brands", Scope.READ),
     ("dashboard:keys", "API keys", Scope.ADMIN),
+    ("dashboard:webhooks", "Webhooks", Scope.ADMIN),
     ("dashboard:team", "Team", Scope.READ),
     ("dashboard:billing", "Billing", Scope.BILLING),
 ]

@@ -4,8 +4,10 @@ import csv
 import uuid
 from datetime import date
 
+from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpResponse, JsonResponse
+from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import Scope
@@ -14,8 +16,11 @@ from accounts.selectors import brands_visible_to
 from billing.money import format_usd
 from billing.selectors import wallet_of
 from billing.services import quote_generation
+from config.errors import DomainError, NotFound
 from generation import catalog, charts, selectors, usage
 from generation.models import GeneratedImage, JobStatus
+from generation.moderation import selectors as moderation_selectors
+from generation.moderation.services import case_request_review
 from generation.services import job_submit, validate_generation
 from generation.signing import signed_image_path
 from generation.thumbnails import THUMBNAIL_MIME, thumbnail_bytes
@@ -126,7 +131,24 @@ def job_detail(request, tenant, job_id):
         "model_name": getattr(catalog.MODELS.get(job.model), "display_name", job.model),
         "breakdown": [{**line, "amount_usd": format_usd(line["amount"], symbol=True)}
                       for line in job.price_breakdown],
+        "moderation": moderation_selectors.moderation_data(job),
     })
+
+
+@require_POST
+@tenant_page(Scope.GENERATE)
+def job_review(request, tenant, job_id):
+    """"Request review" on a blocked job: its moderation case goes back to the staff queue."""
+    try:
+        case = moderation_selectors.case_for_review(tenant=tenant, job_id=job_id)
+        case_request_review(case=case, tenant=tenant, message=request.POST.get("message", ""))
+    except NotFound:
+        raise
+    except DomainError as error:  # not blocked, or already reviewed: say so on the job's page
+        messages.error(request, error.message)
+    else:
+        messages.success(request, "Review requested: our staff will look at this block.")
+    return redirect("dashboard:job_detail", job_id=job_id)
 
 
 @require_GET
