@@ -209,10 +209,19 @@ def _insufficient(amount: int, available: int) -> InsufficientCredits:
     )
 
 
+def _single_statement_sql() -> bool:
+    """The one-statement paths need PostgreSQL (data-modifying CTEs); the embedded default
+    (SQLite, whose IMMEDIATE transactions serialize every writer) takes the ORM paths."""
+    return connection.vendor == "postgresql"
+
+
 def _reservation_insert(organization, amount, reference, expires_at, brand,
                         api_key) -> Reservation:
     if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
         raise ValueError(f"amount must be a non-negative int of micro-USD, got {amount!r}")
+    if not _single_statement_sql():
+        return _reservation_insert_orm(organization, amount, reference, expires_at, brand,
+                                       api_key)
     now = timezone.now()
     reservation_id = uuid.uuid4()
     with connection.cursor() as cursor:
@@ -243,6 +252,8 @@ def reservation_capture(*, reservation: Reservation, memo: str = "", brand=None,
     Capturing does not change `available`, so it never crosses the low-balance threshold.
     The entry is stamped after the wallet lock is taken (clock_timestamp), so a wallet's
     entries are in time order exactly as their balances follow each other."""
+    if not _single_statement_sql():
+        return _reservation_capture_orm(reservation, memo=memo, brand=brand, api_key=api_key)
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(_CAPTURE_SQL, {"now": now, "id": reservation.pk,
@@ -260,9 +271,56 @@ def reservation_capture(*, reservation: Reservation, memo: str = "", brand=None,
 
 def reservation_release(*, reservation: Reservation) -> bool:
     """Return a reservation's credits to `available`. No ledger entry: nothing was spent."""
+    if not _single_statement_sql():
+        return _reservation_release_orm(reservation)
     with connection.cursor() as cursor:
         cursor.execute(_RELEASE_SQL, {"now": timezone.now(), "id": reservation.pk})
         return cursor.fetchone() is not None
+
+
+# The same three movements through the ORM, for databases without data-modifying CTEs.
+# Same order (reservation row, then wallet row) and the same conditional `status = 'open'`.
+
+def _reservation_insert_orm(organization, amount, reference, expires_at, brand,
+                            api_key) -> Reservation:
+    with transaction.atomic():
+        locked = Wallet.objects.select_for_update().get(organization=organization)
+        if amount > locked.available:
+            raise _insufficient(amount, locked.available)
+        reservation = Reservation.objects.create(
+            wallet=locked, amount=amount, reference=reference, brand=brand, api_key=api_key,
+            expires_at=expires_at)
+        _wallet_move(locked, reserved=amount)
+    return reservation
+
+
+def _end_reservation_orm(reservation: Reservation, status: str) -> Wallet | None:
+    """Move an open reservation to `status` exactly once; the locked wallet, or None if it had
+    already ended. Runs inside the caller's transaction."""
+    changed = Reservation.objects.filter(pk=reservation.pk, status=ReservationStatus.OPEN).update(
+        status=status, ended_at=timezone.now())
+    return _locked_wallet(reservation.wallet_id) if changed else None
+
+
+def _reservation_capture_orm(reservation: Reservation, *, memo: str, brand,
+                             api_key) -> LedgerEntry | None:
+    with transaction.atomic():
+        locked = _end_reservation_orm(reservation, ReservationStatus.CAPTURED)
+        if locked is None or reservation.amount == 0:
+            return None
+        return _post_locked(
+            locked, kind=EntryKind.CAPTURE, amount=-reservation.amount,
+            idempotency_key=f"{reservation.reference}:capture", reference=reservation.reference,
+            memo=memo, brand=brand, api_key=api_key, reserved=-reservation.amount)
+
+
+def _reservation_release_orm(reservation: Reservation) -> bool:
+    with transaction.atomic():
+        locked = _end_reservation_orm(reservation, ReservationStatus.RELEASED)
+        if locked is None:
+            return False
+        _wallet_move(locked, reserved=-reservation.amount)
+        return True
 
 
 @dataclass(frozen=True)

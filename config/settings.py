@@ -237,6 +237,14 @@ WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 15, minimum=1)
 IMAGE_RETENTION_DAYS = env_int("IMAGE_RETENTION_DAYS", 30, minimum=1)
 DEDUPE_DEFAULT_WINDOW_SECONDS = env_int("DEDUPE_DEFAULT_WINDOW_SECONDS", 86400, minimum=1)
 DEDUPE_CACHE_PRICE_MICROS = env_int("DEDUPE_CACHE_PRICE_MICROS", 0, minimum=0)
+# Customer API (compatible surfaces, reference images): limits on what a request may carry.
+MAX_IMAGE_UPLOAD_BYTES = env_int("MAX_IMAGE_UPLOAD_BYTES", 20 * 1024 * 1024, minimum=1024)
+MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 40_000_000, minimum=10_000)
+# Whole request bodies outside file uploads (Gemini-style JSON carries images as base64).
+MAX_REQUEST_BYTES = env_int("MAX_REQUEST_BYTES", 64 * 1024 * 1024, minimum=1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
+# How long a sync surface (OpenAI-/Gemini-compatible) waits for its job before answering 504.
+SYNC_WAIT_SECONDS = env_int("SYNC_WAIT_SECONDS", 300, minimum=5)
 
 LOGGING = {
     "version": 1,

@@ -57,10 +57,12 @@ urlpatterns = [
     path("healthz", health, name="health"),
     path("files/<str:token>", image_download, name="image-download"),
     path("api/v1/", include(api_v1)),
-    # The customer dashboard (pages under /app/, auth at /login/, /signup/...): last, so the
-    # API and file routes above always win.
-    path("", include("config.dashboard_urls")),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="api-docs"),
     path("api/redoc", SpectacularRedocView.as_view(url_name="openapi-schema"), name="api-redoc"),
     path("billing/", include("billing.payments.urls")),  # purchase pages, Stripe webhook
+    # OpenAI-compatible /v1/images/* and Gemini-compatible /{v1,v1beta,v1alpha}/models/*.
+    path("", include("generation.compat.urls")),
+    # The customer dashboard (pages under /app/, auth at /login/, /signup/...): last, so the
+    # API and file routes above always win.
+    path("", include("config.dashboard_urls")),
 ]

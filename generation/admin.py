@@ -1,13 +1,20 @@
 from django.contrib import admin
 
 from billing.money import format_usd
-from generation.models import GeneratedImage, GenerationJob
+from generation.models import GeneratedImage, GenerationJob, JobReference
 
 
 class GeneratedImageInline(admin.TabularInline):
     model = GeneratedImage
     extra = 0
     readonly_fields = ["index", "file", "mime_type", "width", "height", "size_bytes", "sha256"]
+
+
+class JobReferenceInline(admin.TabularInline):
+    model = JobReference
+    extra = 0
+    readonly_fields = ["index", "is_mask", "file", "mime_type", "width", "height", "size_bytes",
+                       "sha256"]
 
 
 @admin.register(GenerationJob)
@@ -21,7 +28,7 @@ class GenerationJobAdmin(admin.ModelAdmin):
     list_select_related = ["organization", "brand"]
     date_hierarchy = "created_at"
     readonly_fields = [field.name for field in GenerationJob._meta.fields]
-    inlines = [GeneratedImageInline]
+    inlines = [JobReferenceInline, GeneratedImageInline]
 
     @admin.display(description="price", ordering="price")
     def price_usd(self, job):

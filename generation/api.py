@@ -20,6 +20,7 @@ from generation.schema import ERRORS, GenerationOut, GenerationPage
 from generation.serializers import GenerationCreateSerializer, job_data
 from generation.services import job_cancel
 from generation.signing import image_id_from_token
+from generation.uploads import decode_base64_image, decode_upload
 
 
 class GenerationListQuery(serializers.Serializer):
@@ -64,14 +65,23 @@ class GenerationListCreate(APIView):
     def post(self, request):
         tenant = tenant_of(request)
         tenant.require(Scope.GENERATE)
-        serializer = GenerationCreateSerializer(data=request.data)
+        uploads = request.FILES.getlist("reference_images")
+        fields = {key: value for key, value in request.data.items() if key != "reference_images"} \
+            if uploads else request.data
+        serializer = GenerationCreateSerializer(data=fields)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        references = [decode_upload(upload, param=f"reference_images[{i}]")
+                      for i, upload in enumerate(uploads)]
+        references += [decode_base64_image(text, param=f"reference_images[{i}]")
+                       for i, text in enumerate(data["reference_images"])]
         concurrency_check(organization=tenant.organization)
         job = job_submit_or_reuse(
             tenant=tenant, model=data["model"], prompt=data["prompt"],
             image_size=data.get("image_size"), aspect_ratio=data.get("aspect_ratio"),
-            seed=data.get("seed"), grounding=data["grounding"], brand_id=data.get("brand"))
+            seed=data.get("seed"), grounding=data["grounding"], brand_id=data.get("brand"),
+            reference_images=references, parent_id=data.get("parent"),
+            output_format=data.get("output_format"), output_dpi=data.get("output_dpi"))
         location = request.build_absolute_uri(f"/api/v1/generations/{job.id}")
         return Response(job_data(job, request), status=status.HTTP_202_ACCEPTED,
                         headers={"Location": location})

@@ -4,6 +4,7 @@ Facts from ../shared/reference/gemini-image-api.md. Every surface validates agai
 and the local renderer paints exactly these sizes, so a local image has the shape a real one would.
 """
 
+import math
 from dataclasses import dataclass
 
 PRO = "gemini-3-pro-image-preview"
@@ -69,3 +70,21 @@ def output_dimensions(model: str, tier: str, aspect_ratio: str) -> tuple[int, in
 def normalize_tier(value: str | None) -> str:
     """'2k' and '2K' are the same tier on our surfaces; the upstream wants upper case."""
     return (value or "1K").strip().upper()
+
+
+def nearest_aspect_ratio(width: int, height: int) -> str:
+    """The supported ratio closest to width:height (compared on a log scale, so 2:1 and 1:2 are
+    as far from 1:1 as each other)."""
+    wanted = math.log(width / height)
+    return min(ASPECT_RATIOS, key=lambda ratio: abs(
+        math.log(int(ratio.split(":")[0]) / int(ratio.split(":")[1])) - wanted))
+
+
+def smallest_tier_covering(model: str, aspect_ratio: str, width: int, height: int) -> str:
+    """The smallest tier of `model` whose output is at least width x height; else its largest."""
+    tiers = MODELS[model].tiers
+    for tier in tiers:
+        out_width, out_height = output_dimensions(model, tier, aspect_ratio)
+        if out_width >= width and out_height >= height:
+            return tier
+    return tiers[-1]

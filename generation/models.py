@@ -56,6 +56,16 @@ class GenerationJob(models.Model):
     upstream_latency_ms = models.PositiveIntegerField(null=True, blank=True)
     error_code = models.CharField(max_length=60, blank=True)
     error_message = models.TextField(blank=True)
+    # The upstream's reason for a safety block (e.g. SAFETY, IMAGE_SAFETY), kept for the surfaces.
+    block_reason = models.CharField(max_length=40, blank=True)
+
+    # Multi-turn editing: `parent` continues that job's conversation; `history` holds earlier
+    # turns a client sent itself (Gemini `contents`); `model_turn` is the upstream's answer, kept
+    # exactly (parts with thought signatures) so a later turn can send it back.
+    parent = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True,
+                               related_name="children")
+    history = models.JSONField(default=list, blank=True)
+    model_turn = models.JSONField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -94,3 +104,31 @@ class GeneratedImage(models.Model):
 
     def __str__(self):
         return f"{self.job_id}/{self.index}"
+
+
+def reference_upload_path(reference: "JobReference", filename: str) -> str:
+    return f"references/{reference.job.organization_id}/{reference.job_id}/{filename}"
+
+
+class JobReference(models.Model):
+    """An input image of a job (reference, or an OpenAI edit mask), as decoded and verified."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    job = models.ForeignKey(GenerationJob, on_delete=models.CASCADE, related_name="references")
+    index = models.PositiveSmallIntegerField(default=0)
+    is_mask = models.BooleanField(default=False)
+    file = models.FileField(upload_to=reference_upload_path, max_length=300)
+    mime_type = models.CharField(max_length=40)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    size_bytes = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["index"]
+        constraints = [models.UniqueConstraint(fields=["job", "index"],
+                                               name="one_reference_per_index")]
+
+    def __str__(self):
+        return f"{self.job_id}/ref{self.index}"

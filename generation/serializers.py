@@ -15,6 +15,12 @@ class GenerationCreateSerializer(serializers.Serializer):
                                     max_value=2**31 - 1)
     grounding = serializers.BooleanField(default=False)
     brand = serializers.UUIDField(required=False, allow_null=True)
+    # Multi-turn editing, reference images (multipart files or base64 strings) and output format.
+    parent = serializers.UUIDField(required=False, allow_null=True)
+    reference_images = serializers.ListField(child=serializers.CharField(), required=False,
+                                             default=list)
+    output_format = serializers.CharField(required=False, allow_null=True)
+    output_dpi = serializers.IntegerField(required=False, allow_null=True)
 
 
 def image_data(image, request) -> dict:
@@ -50,6 +56,8 @@ def job_data(job, request) -> dict:
         "seed": job.seed,
         "grounding": job.grounding,
         "brand": str(job.brand_id) if job.brand_id else None,
+        "parent": str(job.parent_id) if job.parent_id else None,
+        "output_format": job.params.get("output_format"),
         "price": money(job.price),
         "price_breakdown": job.price_breakdown,
         "attempts": job.attempts,

@@ -1,10 +1,13 @@
 """Writes for generation: submit (validate, quote, reserve, enqueue) and run (claim, call, settle)."""
 
 import asyncio
+import base64
 import hashlib
 import logging
 import time
+from collections.abc import Sequence
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -14,24 +17,34 @@ from django.utils import timezone
 
 from accounts.models import Brand
 from accounts.tenancy import Tenant
+from billing.money import format_usd
 from billing.payments.services import auto_recharge_check
+from billing.selectors import wallet_of
 from billing.services import (
     quote_generation,
     reservation_capture,
     reservation_open,
     reservation_release,
 )
-from config.errors import DomainError, NotFound
+from config.errors import Conflict, DomainError, InsufficientCredits, NotFound
 from generation import catalog
-from generation.models import GeneratedImage, GenerationJob, JobStatus
+from generation.imaging import EXTENSIONS, DecodedImage, convert_image, validate_output_format
+from generation.models import GeneratedImage, GenerationJob, JobReference, JobStatus
 from generation.moderation.services import job_settle_blocked, prefilter_check
-from generation.providers.base import ImageRequest, ProviderError, ProviderResult, SafetyBlocked
+from generation.providers.base import (
+    ImageRequest,
+    ProviderError,
+    ProviderResult,
+    ReferenceImage,
+    SafetyBlocked,
+    Turn,
+)
+from generation.waiting import job_signal_finished
 
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
 MAX_RETRY_WAIT_SECONDS = 60.0
-_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 
 
 def validate_generation(*, model: str, prompt: str, image_size: str | None,
@@ -76,37 +89,123 @@ def _brand_for(tenant: Tenant, brand_id) -> Brand | None:
 
 def job_submit(*, tenant: Tenant, model: str, prompt: str, image_size: str | None = None,
                aspect_ratio: str | None = None, seed: int | None = None, grounding: bool = False,
-               brand_id=None) -> GenerationJob:
+               brand_id=None, **options) -> GenerationJob:
     """Validate, quote, reserve and queue one generation. Nothing is written when any step fails."""
+    return jobs_submit(tenant=tenant, model=model, prompt=prompt, image_size=image_size,
+                       aspect_ratio=aspect_ratio, seed=seed, grounding=grounding,
+                       brand_id=brand_id, **options)[0]
+
+
+def jobs_submit(*, tenant: Tenant, model: str, prompt: str, image_size: str | None = None,
+                aspect_ratio: str | None = None, seed: int | None = None,
+                grounding: bool = False, brand_id=None, count: int = 1,
+                reference_images: Sequence[DecodedImage] = (), mask: DecodedImage | None = None,
+                parent_id=None, history: Sequence[Turn] = (), output_format: str | None = None,
+                output_dpi: int | None = None, output_quality: int | None = None,
+                ) -> list[GenerationJob]:
+    """`count` identical generations, reserved all together or not at all.
+
+    Reference images (and an edit mask) arrive decoded by `generation.imaging`; `parent_id`
+    continues that job's conversation; `history` carries earlier turns a client sent itself.
+    """
+    if model not in catalog.MODELS:
+        validate_generation(model=model, prompt=prompt, image_size=image_size,
+                            aspect_ratio=aspect_ratio)  # raises the unknown-model error
+    spec = catalog.MODELS[model]
+    inputs = [*reference_images, *([mask] if mask is not None else [])]
+    if len(inputs) > spec.max_reference_images:
+        raise DomainError(f"{model} takes at most {spec.max_reference_images} input images; "
+                          f"got {len(inputs)}.", code="too_many_images", param="image")
+    if aspect_ratio is None and reference_images:
+        # As upstream: without an explicit ratio an edit keeps its (first) input image's shape.
+        aspect_ratio = catalog.nearest_aspect_ratio(reference_images[0].width,
+                                                    reference_images[0].height)
     tier, ratio, (width, height) = validate_generation(
         model=model, prompt=prompt, image_size=image_size, aspect_ratio=aspect_ratio)
-    if grounding and not catalog.MODELS[model].supports_grounding:
+    if grounding and not spec.supports_grounding:
         raise DomainError(f"{model} does not support search grounding.",
                           code="unsupported_option", param="grounding")
+    output_format, output_dpi = validate_output_format(output_format, output_dpi)
     brand = _brand_for(tenant, brand_id)
+    parent = _parent_for(tenant, parent_id, model) if parent_id else None
     prefilter_check(tenant=tenant, model=model, prompt=prompt, brand=brand,
                     params={"image_size": tier, "aspect_ratio": ratio, "seed": seed,
                             "grounding": grounding})
     quote = quote_generation(model=model, tier=tier, grounding=grounding,
-                             organization=tenant.organization)
-    with transaction.atomic():
-        job = GenerationJob(
-            organization=tenant.organization, brand=brand, api_key=tenant.api_key,
-            created_by=tenant.user, model=model, prompt=prompt, tier=tier, aspect_ratio=ratio,
-            width=width, height=height, seed=seed, grounding=grounding,
-            price=quote.total, price_list_id=quote.price_list_id, google_cost=quote.google_cost,
-            price_breakdown=[{"item": line.item, "quantity": line.quantity,
-                              "unit_price": line.unit_price, "amount": line.amount}
-                             for line in quote.lines],
-        )
-        # Funds and the brand's and key's spend caps are checked under the wallet lock.
-        job.reservation = reservation_open(
-            organization=tenant.organization, amount=quote.total, reference=f"job:{job.id}",
-            expires_at=timezone.now() + timedelta(seconds=settings.JOB_DEADLINE_SECONDS * 3),
-            brand=brand, api_key=tenant.api_key)
-        job.save(force_insert=True)
-        transaction.on_commit(lambda: job_enqueue(job_id=job.id))
-    return job
+                             reference_images=len(inputs), organization=tenant.organization)
+    params = {key: value for key, value in (("output_format", output_format),
+                                            ("output_dpi", output_dpi),
+                                            ("output_quality", output_quality)) if value}
+    jobs = [GenerationJob(
+        organization=tenant.organization, brand=brand, api_key=tenant.api_key,
+        created_by=tenant.user, model=model, prompt=prompt, tier=tier, aspect_ratio=ratio,
+        width=width, height=height, seed=seed, grounding=grounding, params=params, parent=parent,
+        history=[{"role": turn.role, "parts": turn.parts} for turn in history],
+        price=quote.total, price_list_id=quote.price_list_id, google_cost=quote.google_cost,
+        price_breakdown=[{"item": line.item, "quantity": line.quantity,
+                          "unit_price": line.unit_price, "amount": line.amount}
+                         for line in quote.lines],
+    ) for _ in range(count)]
+    _check_affordable(tenant, quote.total * count)
+    # Files first (object storage is network I/O, never inside a transaction); removed on failure.
+    references: list[JobReference] = []
+    try:
+        for job in jobs:
+            for index, image in enumerate(inputs):
+                references.append(_reference_file(job, index, image, is_mask=image is mask))
+        with transaction.atomic():
+            for job in jobs:
+                # Funds and the brand's and key's spend caps are checked under the wallet lock.
+                job.reservation = reservation_open(
+                    organization=tenant.organization, amount=quote.total,
+                    reference=f"job:{job.id}",
+                    expires_at=timezone.now() + timedelta(seconds=settings.JOB_DEADLINE_SECONDS * 3),
+                    brand=brand, api_key=tenant.api_key)
+                job.save(force_insert=True)
+            JobReference.objects.bulk_create(references)
+            for job in jobs:
+                transaction.on_commit(partial(job_enqueue, job_id=job.id))
+    except BaseException:
+        for reference in references:
+            reference.file.delete(save=False)
+        raise
+    return jobs
+
+
+def _check_affordable(tenant: Tenant, total: int) -> None:
+    """Fail fast, before any file is written. The reservations below remain the authority."""
+    available = wallet_of(organization=tenant.organization).available
+    if total > available:
+        raise InsufficientCredits(f"Insufficient credits: this request costs "
+                                  f"{format_usd(total, symbol=True)}, available "
+                                  f"{format_usd(available, symbol=True)}.")
+
+
+def _reference_file(job: GenerationJob, index: int, image: DecodedImage, *,
+                    is_mask: bool) -> JobReference:
+    reference = JobReference(job=job, index=index, is_mask=is_mask, mime_type=image.mime_type,
+                             width=image.width, height=image.height, size_bytes=len(image.data),
+                             sha256=hashlib.sha256(image.data).hexdigest())
+    name = f"{'mask' if is_mask else 'ref'}{index}.{EXTENSIONS[image.mime_type]}"
+    reference.file.save(name, ContentFile(image.data), save=False)
+    return reference
+
+
+def _parent_for(tenant: Tenant, parent_id, model: str) -> GenerationJob:
+    from generation.selectors import job_for
+
+    try:
+        parent = job_for(tenant=tenant, job_id=parent_id)
+    except NotFound:
+        raise NotFound("No such generation to continue.", code="parent_not_found",
+                       param="parent") from None
+    if parent.status != JobStatus.SUCCEEDED:
+        raise Conflict(f"Only a succeeded generation can be continued; this one is "
+                       f"{parent.status}.", code="parent_not_succeeded", param="parent")
+    if parent.model != model:
+        raise DomainError(f"A conversation stays on one model: the parent used {parent.model}.",
+                          code="parent_model_mismatch", param="model")
+    return parent
 
 
 def job_enqueue(*, job_id) -> None:
@@ -135,9 +234,64 @@ def provider_for(model: str):
 
 
 def image_request_for(job: GenerationJob) -> ImageRequest:
-    return ImageRequest(model=job.model, prompt=job.prompt, tier=job.tier,
+    references = list(job.references.all())
+    return ImageRequest(model=job.model, prompt=prompt_sent_for(job, references), tier=job.tier,
                         aspect_ratio=job.aspect_ratio, width=job.width, height=job.height,
-                        seed=job.seed, grounding=job.grounding)
+                        seed=job.seed, grounding=job.grounding,
+                        reference_images=tuple(ReferenceImage(data=_read(ref.file),
+                                                              mime_type=ref.mime_type)
+                                               for ref in references),
+                        history=conversation_before(job))
+
+
+MASK_INSTRUCTION = ("\n\nThe last image is an edit mask: change only the areas where the mask "
+                    "is transparent and keep everything else exactly as it is.")
+
+
+def prompt_sent_for(job: GenerationJob, references: list[JobReference]) -> str:
+    """The prompt as the upstream receives it. Gemini has no mask input: a mask travels as the
+    last reference image with an instruction saying what it is."""
+    return job.prompt + (MASK_INSTRUCTION if any(ref.is_mask for ref in references) else "")
+
+
+def conversation_before(job: GenerationJob) -> tuple[Turn, ...]:
+    """Every turn preceding this job's own: its parent's conversation, the parent's user turn and
+    the parent's model turn (sent back exactly, thought signatures included), then any turns the
+    client supplied itself."""
+    turns: list[Turn] = []
+    if job.parent_id:
+        parent = job.parent
+        turns.extend(conversation_before(parent))
+        turns.append(user_turn_of(parent))
+        turns.append(model_turn_of(parent))
+    turns.extend(Turn(role=turn["role"], parts=turn["parts"]) for turn in job.history)
+    return tuple(turns)
+
+
+def user_turn_of(job: GenerationJob) -> Turn:
+    references = list(job.references.all())
+    parts = [{"text": prompt_sent_for(job, references)}]
+    parts += [{"inlineData": {"mimeType": ref.mime_type,
+                              "data": base64.b64encode(_read(ref.file)).decode()}}
+              for ref in references]
+    return Turn(role="user", parts=parts)
+
+
+def model_turn_of(job: GenerationJob) -> Turn:
+    """The upstream's own model turn when it gave one; else (local renders) the text and images
+    we stored, which is all there is to send back."""
+    if job.model_turn:
+        return Turn(role=job.model_turn.get("role", "model"), parts=job.model_turn["parts"])
+    parts = [{"text": job.text}] if job.text else []
+    parts += [{"inlineData": {"mimeType": image.mime_type,
+                              "data": base64.b64encode(_read(image.file)).decode()}}
+              for image in job.images.all()]
+    return Turn(role="model", parts=parts)
+
+
+def _read(field_file) -> bytes:
+    with field_file.open("rb") as handle:
+        return handle.read()
 
 
 def job_run(*, job_id) -> None:
@@ -155,7 +309,9 @@ def job_run(*, job_id) -> None:
             # Network I/O: never inside a transaction.
             result = asyncio.run(provider.generate(request))
         except SafetyBlocked as blocked:
-            job_settle_blocked(job=job, blocked=blocked)  # case + charge policy: moderation
+            with transaction.atomic():  # case + charge policy (moderation), then the announcement
+                if job_settle_blocked(job=job, blocked=blocked) is not None:
+                    job_settled_announce(job_id=job.pk)
             return
         except ProviderError as error:
             if error.retryable and attempt < MAX_ATTEMPTS:
@@ -172,13 +328,18 @@ def job_run(*, job_id) -> None:
 
 def _store_images(job: GenerationJob, result: ProviderResult) -> list[GeneratedImage]:
     images = []
+    output_format = job.params.get("output_format")
     for index, produced in enumerate(result.images):
-        image = GeneratedImage(job=job, index=index, mime_type=produced.mime_type,
+        data, mime_type = produced.data, produced.mime_type
+        if output_format:
+            data, mime_type = convert_image(data, output_format=output_format,
+                                            dpi=job.params.get("output_dpi"),
+                                            quality=job.params.get("output_quality"))
+        image = GeneratedImage(job=job, index=index, mime_type=mime_type,
                                width=produced.width, height=produced.height,
-                               size_bytes=len(produced.data),
-                               sha256=hashlib.sha256(produced.data).hexdigest())
-        extension = _EXTENSIONS.get(produced.mime_type, "bin")
-        image.file.save(f"{index}.{extension}", ContentFile(produced.data), save=False)
+                               size_bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
+        extension = EXTENSIONS.get(mime_type, "bin")
+        image.file.save(f"{index}.{extension}", ContentFile(data), save=False)
         images.append(image)
     return images
 
@@ -192,7 +353,9 @@ def _settle_success(job: GenerationJob, provider_name: str, result: ProviderResu
                 status=JobStatus.SUCCEEDED, finished_at=timezone.now(), provider=provider_name,
                 is_local_render=result.is_local_render, model_version=result.model_version,
                 text=result.text, usage=result.usage, upstream_latency_ms=latency_ms,
-                attempts=job.attempts + attempts - 1)
+                attempts=job.attempts + attempts - 1,
+                model_turn={"role": result.model_turn.role, "parts": result.model_turn.parts}
+                if result.model_turn else None)
             if not finished:
                 # Swept or canceled while we worked: it was settled elsewhere; keep nothing.
                 raise _Superseded
@@ -212,11 +375,12 @@ class _Superseded(Exception):
     pass
 
 
-def _settle_failure(job: GenerationJob, status: str, code: str, message: str) -> None:
+def _settle_failure(job: GenerationJob, status: str, code: str, message: str, *,
+                    block_reason: str = "") -> None:
     with transaction.atomic():
         ended = GenerationJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
             status=status, finished_at=timezone.now(), error_code=code,
-            error_message=message[:2000])
+            error_message=message[:2000], block_reason=(block_reason or "")[:40])
         if ended:
             reservation_release(reservation=job.reservation)
             job_settled_announce(job_id=job.pk)
@@ -235,8 +399,10 @@ def job_cancel(*, job: GenerationJob) -> bool:
 
 
 def job_settled_announce(*, job_id) -> None:
-    """What customers see when a job reaches a terminal state: the `generation.<status>` webhook
-    and its batch's progress. Runs inside the settling transaction, so both commit with it."""
+    """What customers see when a job reaches a terminal state: the `generation.<status>` webhook,
+    its batch's progress, and (after commit) a wake-up for requests waiting on it. Every path
+    that ends a job calls this inside its settling transaction, so all of it commits with it."""
+    transaction.on_commit(partial(job_signal_finished, job_id=job_id))
     from generation.batches.services import batch_job_settled
     from generation.serializers import job_data
     from generation.webhooks.services import webhook_event_emit

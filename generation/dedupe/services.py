@@ -59,11 +59,19 @@ def dedupe_source_for(*, organization, brand, model: str, prompt: str, tier: str
 
 def job_submit_or_reuse(*, tenant: Tenant, model: str, prompt: str, image_size: str | None = None,
                         aspect_ratio: str | None = None, seed: int | None = None,
-                        grounding: bool = False, brand_id=None) -> GenerationJob:
-    """`job_submit`, unless the dedupe cache can serve this request."""
+                        grounding: bool = False, brand_id=None, reference_images=(),
+                        parent_id=None, output_format=None, output_dpi=None) -> GenerationJob:
+    """`job_submit`, unless the dedupe cache can serve this request.
+
+    Only plain text-to-image requests in the default format are served from the cache: an edit
+    (reference images, a parent conversation) or another output format always runs."""
     request = {"model": model, "prompt": prompt, "image_size": image_size,
                "aspect_ratio": aspect_ratio, "seed": seed, "grounding": grounding,
                "brand_id": brand_id}
+    if reference_images or parent_id or output_format or output_dpi:
+        return job_submit(tenant=tenant, **request, reference_images=reference_images,
+                          parent_id=parent_id, output_format=output_format,
+                          output_dpi=output_dpi)
     tier, ratio, _ = validate_generation(model=model, prompt=prompt, image_size=image_size,
                                          aspect_ratio=aspect_ratio)
     brand = _brand_for(tenant, brand_id)

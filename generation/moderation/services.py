@@ -169,7 +169,7 @@ def job_settle_blocked(*, job: GenerationJob, blocked: SafetyBlocked) -> Moderat
     with transaction.atomic():
         ended = GenerationJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
             status=JobStatus.BLOCKED, finished_at=timezone.now(), error_code=blocked.code,
-            error_message=blocked.message[:2000])
+            error_message=blocked.message[:2000], block_reason=reason[:40])
         if not ended:
             return None
         if settings.BLOCKED_CHARGE_POLICY == "full":
