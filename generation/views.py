@@ -24,6 +24,7 @@ from generation.moderation.services import case_request_review
 from generation.services import job_submit, validate_generation
 from generation.signing import signed_image_path
 from generation.thumbnails import THUMBNAIL_MIME, thumbnail_bytes
+from generation.uploads import decode_upload
 
 GALLERY_PAGE_SIZE = 24
 USAGE_PERIODS = (7, 30, 90)
@@ -53,7 +54,11 @@ def overview(request, tenant):
 
 @tenant_page(Scope.GENERATE)
 def playground(request, tenant):
+    # "Edit this image" from a job's page: continue that job's conversation.
+    parent = selectors.job_for(tenant=tenant, job_id=request.GET["parent"]) \
+        if _is_uuid(request.GET.get("parent")) else None
     return render_page(request, "dashboard/playground.html", {
+        "parent": _job_status(parent) if parent else None,
         # The cheapest model first: the free signup credits cover a first image with it.
         "models": _models(), "default_model": catalog.FLASH, "ratios": catalog.ASPECT_RATIOS,
         "brands": brands_visible_to(tenant),
@@ -76,7 +81,10 @@ def playground_quote(request, tenant):
         model=model, prompt="quote", image_size=request.GET.get("image_size"),
         aspect_ratio=request.GET.get("aspect_ratio"))
     grounding = _flag(request.GET.get("grounding")) and catalog.MODELS[model].supports_grounding
-    quote = quote_generation(model=model, tier=tier, grounding=grounding)
+    references = request.GET.get("references", "0")
+    quote = quote_generation(model=model, tier=tier, grounding=grounding,
+                             reference_images=int(references) if references.isdigit() else 0,
+                             organization=tenant.organization)
     available = wallet_of(organization=tenant.organization).available
     return JsonResponse({
         "price": {"micros": quote.total, "usd": format_usd(quote.total, symbol=True)},
@@ -91,12 +99,20 @@ def playground_quote(request, tenant):
 @require_POST
 @tenant_page(Scope.GENERATE, as_json=True)
 def playground_submit(request, tenant):
+    """The playground's Generate: the same job_submit as the API, with uploaded reference images
+    and, for "Edit this image", the parent job whose conversation it continues."""
+    references = [decode_upload(upload, param=f"reference_images[{index}]")
+                  for index, upload in enumerate(request.FILES.getlist("reference_images"))]
+    parent = request.POST.get("parent") or None
+    if parent is not None and not _is_uuid(parent):
+        raise NotFound("No such generation to continue.", code="parent_not_found")
     job = job_submit(tenant=tenant, model=request.POST.get("model", catalog.PRO),
                      prompt=request.POST.get("prompt", ""),
                      image_size=request.POST.get("image_size"),
-                     aspect_ratio=request.POST.get("aspect_ratio"),
+                     aspect_ratio=request.POST.get("aspect_ratio") or None,
                      grounding=_flag(request.POST.get("grounding")),
-                     brand_id=request.POST.get("brand") or None)
+                     brand_id=request.POST.get("brand") or None,
+                     reference_images=references, parent_id=parent)
     return JsonResponse(_job_status(job), status=202)
 
 
@@ -109,6 +125,7 @@ def _image_links(image: GeneratedImage) -> dict:
 def _job_status(job) -> dict:
     return {
         "id": str(job.id), "status": job.status, "detail_url": f"/app/jobs/{job.id}/",
+        "model": job.model, "prompt": job.prompt, "parent": str(job.parent_id) if job.parent_id else None,
         "status_url": f"/app/jobs/{job.id}/status",
         "price": format_usd(job.price, symbol=True), "local_render": job.is_local_render,
         "error": job.error_message or None,
@@ -193,9 +210,9 @@ def gallery(request, tenant):
     })
 
 
-def _is_uuid(value: str) -> bool:
+def _is_uuid(value: str | None) -> bool:
     try:
-        uuid.UUID(value)
+        uuid.UUID(str(value))
     except ValueError:
         return False
     return True

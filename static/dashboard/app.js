@@ -59,6 +59,27 @@
     var model = form.querySelector("#model"), tier = form.querySelector("#image_size");
     var grounding = form.querySelector("#grounding"), error = document.getElementById("form-error");
 
+    var parent = form.querySelector("#parent"), editing = document.getElementById("editing");
+
+    // "Edit this image": the next submit continues `job`'s conversation, on the same model.
+    function editJob(job) {
+      parent.value = job ? job.id : "";
+      editing.hidden = !job;
+      if (job) {
+        document.getElementById("editing-image").src = job.images.length ? job.images[0].thumbnail : "";
+        model.value = job.model;
+      }
+      Array.prototype.forEach.call(model.options, function (o) { o.disabled = !!job && o.value !== job.model; });
+      syncOptions(); quote();
+      if (job) { var prompt = form.querySelector("#prompt"); prompt.value = ""; prompt.focus(); }
+    }
+    window.atelierEditJob = editJob;
+    document.getElementById("stop-editing").addEventListener("click", function () { editJob(null); });
+    if (parent.value) {
+      model.value = model.getAttribute("data-parent-model");
+      Array.prototype.forEach.call(model.options, function (o) { o.disabled = o.value !== model.value; });
+    }
+
     function syncOptions() {
       var option = model.options[model.selectedIndex];
       var tiers = option.getAttribute("data-tiers").split(",");
@@ -70,7 +91,8 @@
 
     function quote() {
       var params = new URLSearchParams({model: model.value, image_size: tier.value,
-        aspect_ratio: form.querySelector("#aspect_ratio").value, grounding: grounding.checked ? "1" : "0"});
+        aspect_ratio: form.querySelector("#aspect_ratio").value, grounding: grounding.checked ? "1" : "0",
+        references: String(form.querySelector("#reference_images").files.length)});
       fetch(form.getAttribute("data-quote-url") + "?" + params, {credentials: "same-origin"})
         .then(function (r) { return r.json(); })
         .then(function (data) {
@@ -97,7 +119,7 @@
           if (data.error) { error.textContent = data.error.message; error.hidden = false; return; }
           showJob(data);
           poll(data.status_url);
-          quote();
+          if (parent.value) editJob(null); else quote();  // the result offers "Edit" again
         })
         .catch(function () { button.disabled = false; error.textContent = "Network error, try again."; error.hidden = false; });
     });
@@ -124,7 +146,11 @@
     });
     document.getElementById("job-detail").href = job.detail_url;
     document.getElementById("job-links").hidden = !job.images.length;
-    document.getElementById("edit-note").hidden = !job.images.length;
+    var actions = document.getElementById("edit-actions");
+    actions.hidden = job.status !== "succeeded" || !job.images.length;
+    document.getElementById("edit-image").onclick = function () {
+      if (window.atelierEditJob) window.atelierEditJob(job);
+    };
   }
 
   function poll(url) {
