@@ -39,9 +39,11 @@ def shared_media(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("compat-media")
 
 
-@pytest.fixture(scope="session")
+# Package scope: a cluster left running for the rest of the session would take other tests'
+# tasks from the shared broker (tests/test_end_to_end.py then finds its image in this media root).
+@pytest.fixture(scope="package")
 def qcluster(django_db_setup, django_db_blocker, shared_media):
-    """One worker cluster for the session, on the test database, as `make run` starts it."""
+    """One worker cluster for these tests, on the test database, as `make run` starts it."""
     with django_db_blocker.unblock():
         url = _database_url()
     env = {**os.environ, "DATABASE_URL": url, "MEDIA_ROOT": str(shared_media), "Q_WORKERS": "1",
