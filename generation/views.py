@@ -131,6 +131,8 @@ def _job_status(job) -> dict:
         "error": job.error_message or None,
         "images": [_image_links(image) for image in job.images.all()],
         "done": job.status not in (JobStatus.QUEUED, JobStatus.RUNNING),
+        "moderation": moderation_selectors.moderation_data(job)
+        if job.status == JobStatus.BLOCKED else None,
     }
 
 

@@ -136,6 +136,14 @@
     if (job.error) {
       var p = document.createElement("p"); p.className = "error"; p.textContent = job.error; images.appendChild(p);
     }
+    if (job.moderation) {
+      var note = document.createElement("p");
+      note.setAttribute("data-testid", "blocked-note");
+      note.textContent = "Blocked by the safety filter (" + job.moderation.category + "). ";
+      var link = document.createElement("a"); link.href = job.detail_url;
+      link.textContent = "Request a review on the generation's page";
+      note.appendChild(link); images.appendChild(note);
+    }
     job.images.forEach(function (image) {
       var img = document.createElement("img");
       img.src = image.thumbnail; img.className = "preview"; img.alt = "Generated image";

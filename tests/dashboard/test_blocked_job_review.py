@@ -31,6 +31,9 @@ def test_blocked_job_shows_category_and_review_can_be_requested(blocked_job, own
     assert case.status == CaseStatus.REVIEW_REQUESTED
     assert case.review_message == "It is a science kit."
     assert "Review requested" in after and "Request review</button>" not in after
+    status = owner_client.get(f"{url}status").json()
+    assert status["moderation"]["category"] == "dangerous"
+    assert status["moderation"]["review_status"] == "review_requested"
 
 
 def test_viewers_see_the_block_but_cannot_request_review_and_outsiders_get_404(
