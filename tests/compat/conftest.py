@@ -39,11 +39,11 @@ def shared_media(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("compat-media")
 
 
-# Package scope: a cluster left running for the rest of the session would take other tests'
-# tasks from the shared broker (tests/test_end_to_end.py then finds its image in this media root).
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def qcluster(django_db_setup, django_db_blocker, shared_media):
-    """One worker cluster for these tests, on the test database, as `make run` starts it."""
+    """One worker cluster per test module, on the test database, as `make run` starts it.
+    Not per session: a cluster left running would take jobs queued by later modules' workers
+    (they share the ORM broker) and write their images into this fixture's media folder."""
     with django_db_blocker.unblock():
         url = _database_url()
     env = {**os.environ, "DATABASE_URL": url, "MEDIA_ROOT": str(shared_media), "Q_WORKERS": "1",
