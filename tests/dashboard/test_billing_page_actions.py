@@ -67,6 +67,13 @@ def test_without_stripe_the_page_says_so_plainly(owner_client, settings):
     assert "Card payments are not configured" in owner_client.get("/billing/buy/").content.decode()
 
 
+def test_the_ledger_downloads_as_csv_with_the_session(owner_client):
+    assert 'href="/api/v1/ledger.csv"' in owner_client.get("/app/billing/").content.decode()
+    csv = owner_client.get("/api/v1/ledger.csv")
+    assert csv.status_code == 200
+    assert b"signup_grant" in b"".join(csv.streaming_content if csv.streaming else [csv.content])
+
+
 def test_promo_code_redeemed_once(owner, owner_client):
     PromoCode.objects.create(code="LAUNCH5", amount=5_000_000)
     before = wallet(owner).balance
