@@ -10,8 +10,10 @@ from django.views.decorators.http import require_GET
 
 from accounts.models import Scope
 from accounts.pages import render_page, tenant_page
+from accounts.selectors import brands_visible_to
+from billing import statements
 from billing.alerts import low_balance_threshold_set
-from billing.models import LedgerEntry
+from billing.models import EntryKind
 from billing.money import format_usd, parse_usd
 from billing.payments import selectors as payment_selectors
 from billing.payments import services as payments
@@ -57,11 +59,16 @@ def billing_page(request, tenant):
     if request.method == "POST":
         return _billing_action(request, tenant)
     wallet = wallet_of(organization=tenant.organization)
-    entries = (LedgerEntry.objects.filter(wallet=wallet).select_related("brand", "actor")
-               .order_by("-created_at", "-id"))
+    # The API's statement filters (kind, brand, since, until), so the CSV link matches the page.
+    entries = statements.ledger_entries(tenant=tenant,
+                                        filters=statements.ledger_filter_from(tenant, request.GET))
+    filters = request.GET.copy()
+    filters.pop("page", None)
     return render_page(request, "dashboard/billing.html", {
         "wallet": wallet,
         "page": Paginator(entries, LEDGER_PAGE_SIZE).get_page(request.GET.get("page")),
+        "filters": filters.urlencode(), "filter_values": request.GET,
+        "kinds": EntryKind.choices, "brands": brands_visible_to(tenant, include_archived=True),
         "payments": payment_selectors.payments_of(organization=tenant.organization,
                                                   limit=PAYMENTS_SHOWN),
         **buy_context(tenant),

@@ -67,6 +67,19 @@ def test_without_stripe_the_page_says_so_plainly(owner_client, settings):
     assert "Card payments are not configured" in owner_client.get("/billing/buy/").content.decode()
 
 
+def test_the_ledger_filters_by_kind_and_the_csv_follows(owner, owner_client, submit,
+                                                        run_queued_jobs):
+    submit(owner, prompt="a")
+    run_queued_jobs()
+    page = owner_client.get("/app/billing/", {"kind": "capture"}).content.decode()
+    ledger = page.split('id="ledger"')[1]
+    assert "Capture" in ledger and "Signup Grant" not in ledger
+    assert 'href="/api/v1/ledger.csv?kind=capture"' in page
+    csv = b"".join(owner_client.get("/api/v1/ledger.csv?kind=capture").streaming_content)
+    assert b"capture" in csv and b"signup_grant" not in csv
+    assert owner_client.get("/app/billing/", {"kind": "nonsense"}).status_code == 400
+
+
 def test_the_ledger_downloads_as_csv_with_the_session(owner_client):
     assert 'href="/api/v1/ledger.csv"' in owner_client.get("/app/billing/").content.decode()
     csv = owner_client.get("/api/v1/ledger.csv")
