@@ -399,23 +399,40 @@ def quote_generation(*, model: str, tier: str, reference_images: int = 0,
 
 # --- Bulk holds for batches (issue 6): one wallet lock for many jobs, one reservation each. ---
 
-def reservation_open_many(*, organization, holds: list[tuple[str, int]],
-                          expires_at: datetime) -> list[Reservation]:
-    """Open one reservation per (reference, amount), all or none: InsufficientCredits when the
-    available credit cannot cover their sum."""
-    total = sum(amount for _, amount in holds)
+def _spend_caps_enforce_many(*, holds: list[tuple[str, int, object]], api_key) -> None:
+    """The caps `reservation_open` applies to one hold, applied to many at once: each brand's
+    caps against that brand's sum, the key's caps against the whole sum. Wallet row locked."""
+    per_brand: dict = {}
+    for _, amount, brand in holds:
+        if brand is not None:
+            per_brand.setdefault(brand.pk, [brand, 0])[1] += amount
+    for brand, amount in per_brand.values():
+        spend_caps_enforce(caps=spend_caps_of(brand=brand, api_key=None), amount=amount)
+    if api_key is not None:
+        spend_caps_enforce(caps=spend_caps_of(brand=None, api_key=api_key),
+                           amount=sum(amount for _, amount, _ in holds))
+
+
+def reservation_open_many(*, organization, holds: list[tuple[str, int, object]],
+                          expires_at: datetime, api_key=None) -> list[Reservation]:
+    """Open one reservation per (reference, amount, brand), all or none: InsufficientCredits
+    when the available credit cannot cover their sum, or the spend cap (of a brand, or of
+    `api_key`) that the sum would exceed — checked under the wallet lock, as
+    `reservation_open` does for one hold. The low-balance alert moves with the wallet."""
+    total = sum(amount for _, amount, _ in holds)
     with transaction.atomic():
-        wallet = Wallet.objects.select_for_update().get(organization=organization)
-        if total > wallet.available:
+        locked = Wallet.objects.select_for_update().get(organization=organization)
+        if total > locked.available:
             raise InsufficientCredits(
                 f"Insufficient credits: these requests cost {format_usd(total, symbol=True)}, "
-                f"available {format_usd(wallet.available, symbol=True)}."
+                f"available {format_usd(locked.available, symbol=True)}."
             )
+        _spend_caps_enforce_many(holds=holds, api_key=api_key)
         reservations = Reservation.objects.bulk_create([
-            Reservation(wallet=wallet, amount=amount, reference=reference, expires_at=expires_at)
-            for reference, amount in holds])
-        Wallet.objects.filter(pk=wallet.pk).update(reserved=F("reserved") + total,
-                                                   updated_at=timezone.now())
+            Reservation(wallet=locked, amount=amount, reference=reference, brand=brand,
+                        api_key=api_key, expires_at=expires_at)
+            for reference, amount, brand in holds])
+        _wallet_move(locked, reserved=total)
     return reservations
 
 
@@ -434,6 +451,5 @@ def reservation_release_many(*, reservation_ids: list) -> int:
         for wallet_id in wallet_ids:
             amount = sum(amount for _, owner, amount in still_open if owner == wallet_id)
             if amount:
-                Wallet.objects.filter(pk=wallet_id).update(reserved=F("reserved") - amount,
-                                                           updated_at=timezone.now())
+                _wallet_move(_locked_wallet(wallet_id), reserved=-amount)
     return len(still_open)

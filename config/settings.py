@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "generation.webhooks",
     "generation.batches",
     "generation.dedupe",
+    "generation.assets",
 ]
 
 MIDDLEWARE = [
@@ -234,6 +235,7 @@ IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=24)
 # addresses are refused. Development and tests turn it on to reach a local receiver.
 ALLOW_PRIVATE_WEBHOOK_URLS = env_bool("ALLOW_PRIVATE_WEBHOOK_URLS", False)
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 15, minimum=1)
+REFERENCE_URL_TIMEOUT_SECONDS = env_int("REFERENCE_URL_TIMEOUT_SECONDS", 10, minimum=1)
 IMAGE_RETENTION_DAYS = env_int("IMAGE_RETENTION_DAYS", 30, minimum=1)
 DEDUPE_DEFAULT_WINDOW_SECONDS = env_int("DEDUPE_DEFAULT_WINDOW_SECONDS", 86400, minimum=1)
 DEDUPE_CACHE_PRICE_MICROS = env_int("DEDUPE_CACHE_PRICE_MICROS", 0, minimum=0)

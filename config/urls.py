@@ -43,6 +43,7 @@ api_v1 = [
     # Native API extras (issue 6).
     path("", include("generation.webhooks.urls")),
     path("", include("generation.batches.urls")),
+    path("", include("generation.assets.urls")),  # brands and their assets, characters, presets
     path("dedupe", DedupePolicyView.as_view(), name="dedupe-policy"),
     path("schema", SpectacularAPIView.as_view(), name="openapi-schema"),
     *payments_api,  # checkout, payments, credit-packs, auto-recharge

@@ -13,6 +13,7 @@ from accounts.tenancy import tenant_of
 from config.errors import Conflict
 from config.pagination import keyset_page
 from generation import selectors
+from generation.assets.options import explicit_fields, generation_options_resolve
 from generation.dedupe.services import job_submit_or_reuse
 from generation.limits import concurrency_check
 from generation.models import JobStatus
@@ -20,7 +21,7 @@ from generation.schema import ERRORS, GenerationOut, GenerationPage
 from generation.serializers import GenerationCreateSerializer, job_data
 from generation.services import job_cancel
 from generation.signing import image_id_from_token
-from generation.uploads import decode_base64_image, decode_upload
+from generation.uploads import decode_upload
 
 
 class GenerationListQuery(serializers.Serializer):
@@ -71,17 +72,19 @@ class GenerationListCreate(APIView):
         serializer = GenerationCreateSerializer(data=fields)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        references = [decode_upload(upload, param=f"reference_images[{i}]")
-                      for i, upload in enumerate(uploads)]
-        references += [decode_base64_image(text, param=f"reference_images[{i}]")
-                       for i, text in enumerate(data["reference_images"])]
         concurrency_check(organization=tenant.organization)
+        # Style preset, negative prompt, character and reference items (asset ids, URLs fetched
+        # here, outside any transaction), after the multipart uploads.
+        options = generation_options_resolve(
+            tenant=tenant, data=data, explicit=explicit_fields(fields),
+            references=[decode_upload(upload, param=f"reference_images[{i}]")
+                        for i, upload in enumerate(uploads)])
         job = job_submit_or_reuse(
-            tenant=tenant, model=data["model"], prompt=data["prompt"],
-            image_size=data.get("image_size"), aspect_ratio=data.get("aspect_ratio"),
+            tenant=tenant, model=options.fields["model"], prompt=options.prompt,
+            image_size=options.fields["image_size"], aspect_ratio=options.fields["aspect_ratio"],
             seed=data.get("seed"), grounding=data["grounding"], brand_id=data.get("brand"),
-            reference_images=references, parent_id=data.get("parent"),
-            output_format=data.get("output_format"), output_dpi=data.get("output_dpi"))
+            reference_images=options.references, parent_id=data.get("parent"),
+            output_format=options.fields["output_format"], output_dpi=data.get("output_dpi"))
         location = request.build_absolute_uri(f"/api/v1/generations/{job.id}")
         return Response(job_data(job, request), status=status.HTTP_202_ACCEPTED,
                         headers={"Location": location})

@@ -17,10 +17,15 @@ class GenerationCreateSerializer(serializers.Serializer):
     brand = serializers.UUIDField(required=False, allow_null=True)
     # Multi-turn editing, reference images (multipart files or base64 strings) and output format.
     parent = serializers.UUIDField(required=False, allow_null=True)
-    reference_images = serializers.ListField(child=serializers.CharField(), required=False,
+    # Each item: base64 image data, {"asset": id} or {"url": "https://..."} (generation.assets).
+    reference_images = serializers.ListField(child=serializers.JSONField(), required=False,
                                              default=list)
     output_format = serializers.CharField(required=False, allow_null=True)
     output_dpi = serializers.IntegerField(required=False, allow_null=True)
+    # Brand assets (generation/assets/options.py).
+    character = serializers.UUIDField(required=False, allow_null=True)
+    style_preset = serializers.UUIDField(required=False, allow_null=True)
+    negative_prompt = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
 
 def image_data(image, request) -> dict:

@@ -17,7 +17,9 @@ from billing.money import money
 from billing.services import quote_generation, reservation_open_many, reservation_release_many
 from config.errors import DomainError
 from generation import catalog
+from generation.assets.options import explicit_fields, generation_options_resolve
 from generation.batches.models import Batch, BatchItem, BatchStatus
+from generation.imaging import validate_output_format
 from generation.models import GenerationJob, JobStatus
 from generation.serializers import GenerationCreateSerializer, job_data
 from generation.services import _brand_for, job_enqueue, validate_generation
@@ -73,9 +75,20 @@ def batch_submit(*, tenant: Tenant, requests: list) -> Batch:
                           f"{len(requests)}.", code="batch_too_large", param="requests",
                           status_code=413)
     now = timezone.now()
-    quotes, brands, jobs, items = {}, {}, [], []
-    for index, data in enumerate(_validated_all(requests)):
+    quotes, brands, presets, jobs, items = {}, {}, {}, [], []
+    for index, (data, raw) in enumerate(zip(_validated_all(requests), requests, strict=True)):
         try:
+            if data.get("reference_images") or data.get("character"):
+                raise DomainError("Batch items take no reference images or characters; submit "
+                                  "such requests to /api/v1/generations.",
+                                  code="unsupported_option", param="reference_images")
+            # Style preset and negative prompt, as for a single generation.
+            options = generation_options_resolve(tenant=tenant, data=data,
+                                                 explicit=explicit_fields(raw),
+                                                 resolve_references=False, presets=presets)
+            data = {**data, **options.fields, "prompt": options.prompt}
+            output_format, output_dpi = validate_output_format(data.get("output_format"),
+                                                               data.get("output_dpi"))
             tier, ratio, (width, height) = validate_generation(
                 model=data["model"], prompt=data["prompt"], image_size=data.get("image_size"),
                 aspect_ratio=data.get("aspect_ratio"))
@@ -97,7 +110,10 @@ def batch_submit(*, tenant: Tenant, requests: list) -> Batch:
             organization=tenant.organization, brand=brands[brand_key], api_key=tenant.api_key,
             created_by=tenant.user, model=data["model"], prompt=data["prompt"], tier=tier,
             aspect_ratio=ratio, width=width, height=height, seed=data.get("seed"),
-            grounding=data["grounding"], price=quote.total, price_list_id=quote.price_list_id,
+            grounding=data["grounding"], price=quote.total,
+            params={key: value for key, value in (("output_format", output_format),
+                                                  ("output_dpi", output_dpi)) if value},
+            price_list_id=quote.price_list_id,
             google_cost=quote.google_cost,
             price_breakdown=[{"item": line.item, "quantity": line.quantity,
                               "unit_price": line.unit_price, "amount": line.amount}
@@ -107,8 +123,9 @@ def batch_submit(*, tenant: Tenant, requests: list) -> Batch:
     batch_brand = tenant.brand
     with transaction.atomic():
         reservations = reservation_open_many(
-            organization=tenant.organization, holds=[(f"job:{job.id}", job.price) for job in jobs],
-            expires_at=now + timedelta(seconds=settings.JOB_DEADLINE_SECONDS * 3))
+            organization=tenant.organization,
+            holds=[(f"job:{job.id}", job.price, job.brand) for job in jobs],
+            api_key=tenant.api_key, expires_at=now + timedelta(seconds=settings.JOB_DEADLINE_SECONDS * 3))
         for job, reservation in zip(jobs, reservations, strict=True):
             job.reservation = reservation
         batch = Batch.objects.create(

@@ -5,6 +5,7 @@ import json
 import logging
 from functools import wraps
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.exceptions import NotAuthenticated
@@ -12,6 +13,7 @@ from rest_framework.exceptions import NotAuthenticated
 from accounts.authentication import ApiKeyAuthentication, raw_key_from
 from accounts.tenancy import Tenant, tenant_of
 from config.errors import DomainError, describe
+from config.ratelimit import identity_of, rate_check
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +43,11 @@ def authenticate(request, *, query_key: bool = False) -> Tenant:
     if found is None:
         raise NotAuthenticated("No API key: send it as a Bearer token or an x-goog-api-key header.")
     request.user, request.auth = found
+    # The per-key requests-per-minute limit the native API gets from its DRF throttle; counted
+    # once per request (the tenant is cached on the request from here on).
+    identity = identity_of(request)
+    if identity is not None:
+        rate_check(identity=identity, limit=settings.RATE_LIMIT_PER_KEY_RPM)
     return tenant_of(request)
 
 

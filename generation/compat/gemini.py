@@ -24,6 +24,7 @@ from generation.compat.common import (
     describe_any,
     json_body,
 )
+from generation.limits import concurrency_check
 from generation.models import GenerationJob, JobStatus
 from generation.providers.base import Turn
 from generation.services import jobs_submit
@@ -158,6 +159,7 @@ def _submit(request, model: str) -> str:
     if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
         raise DomainError("generationConfig.seed must be an integer.", code="invalid_field",
                           param="generationConfig.seed")
+    concurrency_check(organization=tenant.organization)
     [job] = jobs_submit(tenant=tenant, model=model, prompt=prompt,
                         image_size=image_config.get("imageSize"),
                         aspect_ratio=image_config.get("aspectRatio"), seed=seed,

@@ -22,6 +22,7 @@ from generation.compat.common import (
     json_body,
 )
 from generation.compat.sizes import map_openai_size
+from generation.limits import concurrency_check
 from generation.models import GenerationJob, JobStatus
 from generation.services import jobs_submit
 from generation.signing import absolute, signed_image_path
@@ -101,10 +102,11 @@ def _submit(request, fields, images=(), mask=None) -> tuple[list, str]:
                                   first_image=images[0] if images else None)
     compression = _integer(fields.get("output_compression"), param="output_compression",
                            minimum=0, maximum=100)
+    count = _integer(fields.get("n"), param="n", minimum=1, maximum=MAX_N, default=1)
+    concurrency_check(organization=tenant.organization, extra=count)
     jobs = jobs_submit(
         tenant=tenant, model=model, prompt=str(fields.get("prompt") or ""), image_size=tier,
-        aspect_ratio=ratio, count=_integer(fields.get("n"), param="n", minimum=1, maximum=MAX_N,
-                                           default=1),
+        aspect_ratio=ratio, count=count,
         seed=_integer(fields.get("seed"), param="seed", minimum=0, maximum=2**31 - 1),
         reference_images=images, mask=mask, output_format=fields.get("output_format") or None,
         output_dpi=_integer(fields.get("output_dpi"), param="output_dpi", minimum=1,
