@@ -17,14 +17,15 @@ $(VENV)/.installed: pyproject.toml
 run: venv
 	DEBUG=1 $(PY) manage.py migrate --noinput
 	DEBUG=1 PORT=$(PORT) $(PY) manage.py bootstrap_demo
+	DEBUG=1 $(PY) manage.py ensure_default_channel
 	DEBUG=1 PORT=$(PORT) $(PY) -m config.serve
 
 test: venv
 	$(VENV)/bin/ruff check .
-	SECRET_KEY=test-only-secret $(PY) scripts/with_postgres.py -- $(PY) -m pytest $(PYTEST_ARGS)
+	SECRET_KEY=test-only-secret $(PY) scripts/with_services.py -- $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: venv
-	SECRET_KEY=bench-only-secret $(PY) scripts/with_postgres.py -- $(PY) -m bench
+	SECRET_KEY=bench-only-secret $(PY) scripts/with_services.py -- $(PY) -m bench
 
 clean:
 	rm -rf $(VENV) var

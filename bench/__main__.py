@@ -12,6 +12,7 @@ from pathlib import Path
 MODULES = (
     "bench.ledger",
     "bench.submit",
+    "bench.upstream",
 )
 
 RESULTS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"

@@ -190,6 +190,14 @@ else:
 # Upstreams and payments: each integration is off until configured.
 GEMINI_API_KEY = env_str("GEMINI_API_KEY") or None
 GEMINI_BASE_URL = env_url("GEMINI_BASE_URL", "https://generativelanguage.googleapis.com")
+# Upstream channels and workers (docs/upstreams.md).
+CHANNEL_ENCRYPTION_KEY = env_str("CHANNEL_ENCRYPTION_KEY") or None
+CHANNEL_ENCRYPTION_OLD_KEYS = env_list("CHANNEL_ENCRYPTION_OLD_KEYS", [])
+WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 64, minimum=1)  # upstream calls per worker
+JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 4, minimum=1)
+RETRY_BACKOFF_BASE_MS = env_int("RETRY_BACKOFF_BASE_MS", 1000, minimum=1)
+BREAKER_FAILURES = env_int("BREAKER_FAILURES", 5, minimum=1)  # consecutive, to open a channel's breaker
+BREAKER_COOLDOWN_SECONDS = env_int("BREAKER_COOLDOWN_SECONDS", 30, minimum=1)  # open → probe
 STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY") or None
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET") or None
 STRIPE_API_BASE = env_url("STRIPE_API_BASE")
@@ -203,7 +211,7 @@ AUTO_RECHARGE_MAX_FAILURES = env_int("AUTO_RECHARGE_MAX_FAILURES", 3, minimum=1)
 
 # Product rules.
 SIGNED_URL_TTL_SECONDS = env_int("SIGNED_URL_TTL_SECONDS", 3600, minimum=60)
-JOB_DEADLINE_SECONDS = env_int("JOB_DEADLINE_SECONDS", 600, minimum=30)
+JOB_DEADLINE_SECONDS = env_int("JOB_DEADLINE_SECONDS", 600, minimum=5)
 MAX_PROMPT_CHARS = env_int("MAX_PROMPT_CHARS", 32000, minimum=1)
 
 # Moderation (docs/moderation.md): what a safety-blocked job costs, and when strikes suspend.

@@ -71,11 +71,14 @@ class GenerationJob(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     deadline_at = models.DateTimeField(null=True, blank=True)
+    # A retry waits in `queued` until then; the claimer skips it earlier (no sleeping worker).
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [
             models.Index(fields=["organization", "-created_at"]),
             models.Index(fields=["status", "deadline_at"]),
+            models.Index(fields=["status", "next_attempt_at"], name="job_due_idx"),
         ]
 
     def __str__(self):
@@ -132,3 +135,100 @@ class JobReference(models.Model):
 
     def __str__(self):
         return f"{self.job_id}/ref{self.index}"
+
+
+# --- upstream channels (issue 5): see docs/upstreams.md ------------------------------------------
+
+class Provider(models.TextChoices):
+    GEMINI = "gemini"
+    VERTEX = "vertex"
+    OPENAI = "openai"
+    LOCAL = "local"
+
+
+class BreakerState(models.TextChoices):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+class Channel(models.Model):
+    """An admin-managed upstream. The secret (API key or service-account JSON) is encrypted at
+    rest with `generation.crypto`; read it only through `channel.secret`."""
+
+    name = models.SlugField(max_length=100, unique=True)
+    provider = models.CharField(max_length=20, choices=Provider.choices)
+    base_url = models.URLField(max_length=300, blank=True,
+                               help_text="Blank: the provider's public endpoint.")
+    secret_encrypted = models.TextField(blank=True, editable=False)
+    # Provider options: vertex {"project", "region"}; openai {"model_map": {ours: theirs}}.
+    options = models.JSONField(default=dict, blank=True)
+    served_models = models.JSONField(default=list, blank=True,
+                              help_text="Catalog model names this channel serves; empty = all.")
+    priority = models.IntegerField(default=0, help_text="Higher is tried first.")
+    weight = models.PositiveIntegerField(default=1, help_text="Share among equal priorities.")
+    rpm_limit = models.PositiveIntegerField(null=True, blank=True,
+                                            help_text="Requests per minute across all workers.")
+    concurrency_limit = models.PositiveIntegerField(null=True, blank=True,
+                                                    help_text="Calls in flight across all workers.")
+    timeout_seconds = models.PositiveIntegerField(default=120)
+    enabled = models.BooleanField(default=True)
+    disabled_reason = models.CharField(max_length=300, blank=True)
+
+    breaker_state = models.CharField(max_length=10, choices=BreakerState.choices,
+                                     default=BreakerState.CLOSED)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    probe_started_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-priority", "name"]
+
+    @property
+    def secret(self) -> str:
+        from generation.crypto import decrypt
+
+        return decrypt(self.secret_encrypted) if self.secret_encrypted else ""
+
+    @secret.setter
+    def secret(self, value: str) -> None:
+        from generation.crypto import encrypt
+
+        self.secret_encrypted = encrypt(value) if value else ""
+
+    def serves(self, model: str) -> bool:
+        return not self.served_models or model in self.served_models
+
+    @property
+    def health(self) -> str:
+        if not self.enabled:
+            return "disabled"
+        return {BreakerState.CLOSED: "healthy", BreakerState.OPEN: "down"}.get(
+            self.breaker_state, "probing")
+
+    def __str__(self):
+        return f"{self.name} ({self.provider})"
+
+
+class ChannelLease(models.Model):
+    """One upstream call through a channel. Open leases count against the concurrency limit,
+    leases of the last minute against the rpm limit. A lease expires on its own, so a worker
+    killed mid-call cannot hold a slot for ever."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="leases")
+    job_id = models.UUIDField(null=True, blank=True)
+    acquired_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["channel", "acquired_at"]),
+                   models.Index(fields=["channel", "released_at", "expires_at"])]
+
+    def __str__(self):
+        return f"{self.channel_id}:{self.job_id}"

@@ -1,10 +1,8 @@
 """Writes for generation: submit (validate, quote, reserve, enqueue) and run (claim, call, settle)."""
 
-import asyncio
 import base64
 import hashlib
 import logging
-import time
 from collections.abc import Sequence
 from datetime import timedelta
 from functools import partial
@@ -12,7 +10,7 @@ from functools import partial
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import Brand
@@ -33,7 +31,6 @@ from generation.models import GeneratedImage, GenerationJob, JobReference, JobSt
 from generation.moderation.services import job_settle_blocked, prefilter_check
 from generation.providers.base import (
     ImageRequest,
-    ProviderError,
     ProviderResult,
     ReferenceImage,
     SafetyBlocked,
@@ -42,9 +39,6 @@ from generation.providers.base import (
 from generation.waiting import job_signal_finished
 
 logger = logging.getLogger(__name__)
-
-MAX_ATTEMPTS = 3
-MAX_RETRY_WAIT_SECONDS = 60.0
 
 
 def validate_generation(*, model: str, prompt: str, image_size: str | None,
@@ -214,23 +208,47 @@ def job_enqueue(*, job_id) -> None:
     async_task("generation.tasks.run_job", str(job_id), task_name=f"job:{job_id}")
 
 
-def _claim(job_id) -> bool:
-    """queued → running, attempt + 1. Exactly one worker wins; the others see 0 rows."""
+def claim_due_jobs(*, limit: int) -> list[GenerationJob]:
+    """queued (and due) → running, attempt + 1, for up to `limit` jobs.
+
+    `SKIP LOCKED` lets many workers claim side by side without waiting on or double-taking a
+    row; the conditional UPDATE is the guarantee (exactly one claimant per attempt). The new
+    `attempts` value is the claim's fencing token: settlement only lands for that attempt.
+    """
     now = timezone.now()
-    return GenerationJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
-        status=JobStatus.RUNNING, attempts=F("attempts") + 1, started_at=now,
-        deadline_at=now + timedelta(seconds=settings.JOB_DEADLINE_SECONDS)) == 1
+    with transaction.atomic():
+        ids = list(GenerationJob.objects.select_for_update(skip_locked=True)
+                   .filter(status=JobStatus.QUEUED)
+                   .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+                   .order_by("created_at").values_list("pk", flat=True)[:limit])
+        if not ids:
+            return []
+        GenerationJob.objects.filter(pk__in=ids, status=JobStatus.QUEUED).update(
+            status=JobStatus.RUNNING, attempts=F("attempts") + 1, started_at=now,
+            next_attempt_at=None,
+            deadline_at=now + timedelta(seconds=settings.JOB_DEADLINE_SECONDS))
+    return list(GenerationJob.objects.select_related("reservation", "brand", "api_key")
+                .filter(pk__in=ids, status=JobStatus.RUNNING, started_at=now))
+
+
+def seconds_until_next_due(*, now=None) -> float | None:
+    """How long until the next queued job may be claimed; None when nothing is queued."""
+    now = now or timezone.now()
+    queued = GenerationJob.objects.filter(status=JobStatus.QUEUED)
+    if queued.filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)).exists():
+        return 0.0
+    upcoming = queued.order_by("next_attempt_at").values_list("next_attempt_at", flat=True).first()
+    return None if upcoming is None else (upcoming - now).total_seconds()
 
 
 def provider_for(model: str):
-    """The upstream that serves `model`: Gemini when a key is configured, else the local renderer."""
-    if settings.GEMINI_API_KEY:
-        from generation.providers.gemini import GeminiProvider
+    """A provider for `model` outside the worker path (no lease taken): the first enabled
+    channel that serves it, else the local renderer."""
+    from generation.channels import provider_for_channel
+    from generation.models import Channel
 
-        return GeminiProvider(api_key=settings.GEMINI_API_KEY, base_url=settings.GEMINI_BASE_URL)
-    from generation.providers.local import LocalProvider
-
-    return LocalProvider()
+    channel = next((c for c in Channel.objects.filter(enabled=True) if c.serves(model)), None)
+    return provider_for_channel(channel)
 
 
 def image_request_for(job: GenerationJob) -> ImageRequest:
@@ -294,36 +312,69 @@ def _read(field_file) -> bytes:
         return handle.read()
 
 
-def job_run(*, job_id) -> None:
-    """Run one job to a terminal state. Safe to call twice: only the claimant does anything."""
-    if not _claim(job_id):
-        logger.info("job %s was not queued; nothing to do", job_id)
-        return
-    job = GenerationJob.objects.select_related("reservation").get(pk=job_id)
-    provider = provider_for(job.model)
-    request = image_request_for(job)
-    attempt = 1
-    while True:
-        started = time.monotonic()
-        try:
-            # Network I/O: never inside a transaction.
-            result = asyncio.run(provider.generate(request))
-        except SafetyBlocked as blocked:
-            with transaction.atomic():  # case + charge policy (moderation), then the announcement
-                if job_settle_blocked(job=job, blocked=blocked) is not None:
-                    job_settled_announce(job_id=job.pk)
-            return
-        except ProviderError as error:
-            if error.retryable and attempt < MAX_ATTEMPTS:
-                delay = getattr(error, "retry_after", None) or 2.0 ** attempt
-                time.sleep(min(delay, MAX_RETRY_WAIT_SECONDS))
-                attempt += 1
-                continue
-            _settle_failure(job, JobStatus.FAILED, error.code, error.message)
-            return
-        latency_ms = int((time.monotonic() - started) * 1000)
-        _settle_success(job, provider.name, result, latency_ms, attempt)
-        return
+def job_run(*, job_id=None) -> None:
+    """Worker entry: run due jobs (this one among them) concurrently until none is left.
+
+    Safe to call any number of times: jobs are claimed, never assumed. See generation.dispatch.
+    """
+    from generation.dispatch import dispatch_due_jobs
+
+    dispatch_due_jobs()
+
+
+def job_requeue(*, job: GenerationJob, delay: float, code: str, message: str,
+                consume_attempt: bool = True) -> bool:
+    """running → queued, claimable again after `delay` seconds. No worker sleeps meanwhile."""
+    updates = {"status": JobStatus.QUEUED, "error_code": code, "error_message": message[:2000],
+               "next_attempt_at": timezone.now() + timedelta(seconds=max(0.0, delay))}
+    if not consume_attempt:
+        updates["attempts"] = F("attempts") - 1  # we never reached an upstream
+    return GenerationJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING,
+                                        attempts=job.attempts).update(**updates) == 1
+
+
+def job_sweep(*, now=None) -> dict:
+    """Jobs stuck in `running` past their deadline (their worker died or hung): requeue while
+    attempts remain, else fail and release. Then wake a worker if due jobs wait."""
+    from generation.channels import channel_leases_prune
+
+    now = now or timezone.now()
+    requeued = failed = 0
+    stuck = GenerationJob.objects.select_related("reservation").filter(
+        status=JobStatus.RUNNING, deadline_at__lt=now)
+    for job in stuck:
+        if job.attempts < settings.JOB_MAX_ATTEMPTS:
+            requeued += GenerationJob.objects.filter(
+                pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts,
+                deadline_at__lt=now).update(
+                status=JobStatus.QUEUED, next_attempt_at=None, error_code="deadline_exceeded",
+                error_message="The worker running this job stopped; it was queued again.")
+        else:
+            failed += _settle_failure(job, JobStatus.FAILED, "deadline_exceeded",
+                                      "The job did not finish before its deadline.")
+    due = seconds_until_next_due(now=now)
+    if due is not None and due <= 0:
+        transaction.on_commit(job_enqueue_dispatch)
+    channel_leases_prune()
+    if requeued or failed:
+        logger.warning("sweeper: %d stuck jobs requeued, %d failed", requeued, failed)
+    return {"requeued": requeued, "failed": failed}
+
+
+def job_enqueue_dispatch() -> None:
+    from django_q.tasks import async_task
+
+    async_task("generation.tasks.dispatch_jobs", task_name="dispatch")
+
+
+def _settle_blocked(job: GenerationJob, blocked: SafetyBlocked) -> bool:
+    """The upstream refused: moderation opens the case and applies the charge policy, then the
+    customer hears of it, in one transaction."""
+    with transaction.atomic():
+        if job_settle_blocked(job=job, blocked=blocked) is None:
+            return False
+        job_settled_announce(job_id=job.pk)
+    return True
 
 
 def _store_images(job: GenerationJob, result: ProviderResult) -> list[GeneratedImage]:
@@ -345,15 +396,18 @@ def _store_images(job: GenerationJob, result: ProviderResult) -> list[GeneratedI
 
 
 def _settle_success(job: GenerationJob, provider_name: str, result: ProviderResult,
-                    latency_ms: int, attempts: int) -> None:
+                    latency_ms: int, channel_name: str = "") -> bool:
+    """The one place a job succeeds: files first, then status + capture in one transaction."""
     images = _store_images(job, result)  # file writes happen before the transaction
     try:
         with transaction.atomic():
-            finished = GenerationJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
+            # `attempts=job.attempts` fences out a stale worker whose attempt was swept.
+            finished = GenerationJob.objects.filter(
+                pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts).update(
                 status=JobStatus.SUCCEEDED, finished_at=timezone.now(), provider=provider_name,
-                is_local_render=result.is_local_render, model_version=result.model_version,
-                text=result.text, usage=result.usage, upstream_latency_ms=latency_ms,
-                attempts=job.attempts + attempts - 1,
+                channel=channel_name, is_local_render=result.is_local_render,
+                model_version=result.model_version, text=result.text, usage=result.usage,
+                upstream_latency_ms=latency_ms, error_code="", error_message="",
                 model_turn={"role": result.model_turn.role, "parts": result.model_turn.parts}
                 if result.model_turn else None)
             if not finished:
@@ -366,24 +420,29 @@ def _settle_success(job: GenerationJob, provider_name: str, result: ProviderResu
     except _Superseded:
         for image in images:
             image.file.delete(save=False)
-        return
+        return False
     # After the capture committed: may queue one auto-recharge top-up (database only, cheap).
     auto_recharge_check(organization_id=job.organization_id)
+    return True
 
 
 class _Superseded(Exception):
     pass
 
 
-def _settle_failure(job: GenerationJob, status: str, code: str, message: str, *,
-                    block_reason: str = "") -> None:
+def _settle_failure(job: GenerationJob, status: str, code: str, message: str,
+                    channel_name: str = "", *, block_reason: str = "") -> bool:
+    """The one place a job fails: status + release + announce in one transaction."""
     with transaction.atomic():
-        ended = GenerationJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
+        ended = GenerationJob.objects.filter(
+            pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts).update(
             status=status, finished_at=timezone.now(), error_code=code,
-            error_message=message[:2000], block_reason=(block_reason or "")[:40])
+            error_message=message[:2000], block_reason=(block_reason or "")[:40],
+            **({"channel": channel_name} if channel_name else {}))
         if ended:
             reservation_release(reservation=job.reservation)
             job_settled_announce(job_id=job.pk)
+    return bool(ended)
 
 
 def job_cancel(*, job: GenerationJob) -> bool:

@@ -54,9 +54,14 @@ class GeminiProvider(Provider):
         self.timeout = timeout
         self._client = client
 
+    def _url(self, model: str) -> str:
+        return f"{self.base_url}/{API_VERSION}/models/{model}:generateContent"
+
+    async def _auth_headers(self) -> dict:
+        return {"x-goog-api-key": self.api_key}
+
     async def generate(self, request: ImageRequest) -> ProviderResult:
-        url = f"{self.base_url}/{API_VERSION}/models/{request.model}:generateContent"
-        response = await self._post(url, build_request_body(request))
+        response = await self._post(self._url(request.model), build_request_body(request))
         if response.status_code >= 400:
             raise error_from_response(response)
         try:
@@ -66,7 +71,7 @@ class GeminiProvider(Provider):
         return parse_response(payload)
 
     async def _post(self, url: str, body: dict) -> httpx.Response:
-        headers = {"x-goog-api-key": self.api_key}
+        headers = await self._auth_headers()
         try:
             # httpx's timeout bounds each read; this bounds the whole call, so an upstream
             # that drips bytes cannot hold a worker past its deadline.

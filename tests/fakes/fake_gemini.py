@@ -19,7 +19,10 @@ Standalone, from the repository root::
         [--faults 429,500,503,malformed] [--retry-delay 1.5] [--thought-images 1] [--hang 300]
 
 What it serves: `POST [/prefix]/{v1,v1beta,v1alpha}/models/{model}:generateContent` with the
-key in `x-goog-api-key` (or `?key=`); `GET /healthz` for readiness checks. It accepts camelCase
+key in `x-goog-api-key` (or `?key=`), and the Vertex AI path
+`POST /v1/projects/{p}/locations/{r}/publishers/google/models/{model}:generateContent` with
+`Authorization: Bearer <api_key>` (see `fake_google_token.py`); `GET /healthz` for readiness
+checks. It accepts camelCase
 and snake_case fields and standard or URL-safe base64, padded or not; rejects unknown fields,
 aspect ratios and tiers the way the real API does (lowercase `4k` is a 400; `imageSize` other
 than `1K` on the Flash model is a 400); answers in camelCase with a PNG of exactly the real
@@ -87,6 +90,9 @@ OUTCOMES = ("ok", "429", "500", "503", "timeout", "safety", "prohibited", "image
 DEFAULT_FAULT_MIX = {"429": 4.0, "503": 3.0, "500": 2.0, "malformed": 1.0}
 
 _GENERATE_PATH = re.compile(r"(?:/.*)?/(v1|v1beta|v1alpha)/models/([^/:]+):generateContent")
+# Vertex AI publishes the same models at a project path; callers send an OAuth Bearer token.
+_VERTEX_PATH = re.compile(r"/(v1)/projects/[^/]+/locations/[^/]+/publishers/google/models/"
+                          r"([^/:]+):generateContent")
 _FAULT_TRIGGER = re.compile(r"\[fault:([a-z0-9_]+)\]")
 _LATENCY_TRIGGER = re.compile(r"\[latency:(\d+(?:\.\d+)?)\]")
 _INPUT_MIME_TYPES = {"image/png", "image/jpeg", "image/webp", "image/heic", "image/heif"}
@@ -398,7 +404,7 @@ class FakeGemini:
         if method == "GET" and path == "/healthz":
             await _send(send, 200, _json({"status": "ok"}))
             return
-        match = _GENERATE_PATH.fullmatch(path)
+        match = _GENERATE_PATH.fullmatch(path) or _VERTEX_PATH.fullmatch(path)
         if match is None:
             await _send(send, 404, _status_body(404, "NOT_FOUND", f"Method not found: {path}"))
             return
@@ -457,6 +463,13 @@ class FakeGemini:
         return await self._respond(outcome, call)
 
     def _authenticate(self, headers: dict, query_string: bytes) -> None:
+        bearer = headers.get("authorization", "")
+        if bearer.lower().startswith("bearer "):
+            # Vertex style: an OAuth access token (the fake token server issues `api_key`).
+            if not hmac.compare_digest(bearer[7:].strip().encode(), self.config.api_key.encode()):
+                raise _Reject(401, "UNAUTHENTICATED", "Request had invalid authentication "
+                              "credentials. Expected OAuth 2 access token.")
+            return
         key = headers.get("x-goog-api-key") or next(
             iter(parse_qs(query_string.decode("latin-1")).get("key", [])), "")
         if not key:

@@ -1,0 +1,193 @@
+"""The worker's engine: one django-q2 task runs many upstream calls at once.
+
+A django-q2 worker process runs one task at a time, and an image call waits 3-12 s on the
+upstream. So `dispatch_due_jobs` (the body of every `run_job` / `dispatch_jobs` task) claims a
+batch of due jobs and runs them concurrently on one asyncio loop with one shared
+httpx.AsyncClient, topping the batch up as calls finish, until nothing is due. Each worker
+process thus holds up to WORKER_CONCURRENCY calls in flight.
+
+Database work stays synchronous and on the worker's own thread (`sync_to_async` with
+thread_sensitive=True under `async_to_sync`): one connection per process, the same services
+and transactions as everywhere else, and short compared with the upstream wait.
+
+Retries never sleep in a worker: a retried job goes back to `queued` with `next_attempt_at`;
+this loop lingers for retries due within RETRY_LINGER_SECONDS, later ones are picked up by the
+next dispatch (any new job's task, or the sweeper's once a minute).
+"""
+
+import asyncio
+import logging
+import random
+import time
+
+import httpx
+from asgiref.sync import async_to_sync, sync_to_async
+from django.conf import settings
+
+from generation import channels, services
+from generation.models import GenerationJob, JobStatus
+from generation.providers.base import (
+    AuthenticationFailed,
+    ProviderError,
+    RateLimited,
+    SafetyBlocked,
+    Unavailable,
+)
+
+logger = logging.getLogger(__name__)
+
+RETRY_LINGER_SECONDS = 10.0  # wait in-loop for retries due this soon; later ones are requeued
+CLAIM_POLL_SECONDS = 0.25  # how often a busy loop looks for newly due jobs
+RUN_BUDGET_SECONDS = 300.0  # stop claiming after this; well inside the django-q2 task timeout
+BACKOFF_CAP_SECONDS = 120.0
+
+
+def _db(function):
+    return sync_to_async(function, thread_sensitive=True)
+
+
+def backoff_delay(attempt: int, error: ProviderError) -> float:
+    """429: the upstream's RetryInfo delay (fractions kept) plus a little jitter; other retryable
+    errors: exponential backoff with full jitter around the base."""
+    retry_after = getattr(error, "retry_after", None)
+    if isinstance(error, RateLimited) and retry_after:
+        return retry_after * random.uniform(1.0, 1.1)
+    base = settings.RETRY_BACKOFF_BASE_MS / 1000
+    return min(BACKOFF_CAP_SECONDS, base * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
+
+
+def dispatch_due_jobs() -> int:
+    """Run every due job to an end or a requeue; returns how many jobs this call handled."""
+    return async_to_sync(_dispatch)()
+
+
+async def _dispatch() -> int:
+    loop = asyncio.get_running_loop()
+    stop_claiming_at = loop.time() + RUN_BUDGET_SECONDS
+    capacity = settings.WORKER_CONCURRENCY
+    running: set[asyncio.Task] = set()
+    handled = 0
+    providers: dict = {}
+    await _db(channels.channel_ensure_default_once)()
+    limits = httpx.Limits(max_connections=capacity * 2, max_keepalive_connections=capacity)
+    async with httpx.AsyncClient(limits=limits, timeout=120) as client:
+        while True:
+            if len(running) < capacity and loop.time() < stop_claiming_at:
+                jobs = await _db(services.claim_due_jobs)(limit=capacity - len(running))
+                handled += len(jobs)
+                running.update(asyncio.create_task(_run_job(job, client, providers))
+                               for job in jobs)
+            if not running:
+                due_in = await _db(services.seconds_until_next_due)()
+                if due_in is None or due_in > RETRY_LINGER_SECONDS or (
+                        loop.time() >= stop_claiming_at):
+                    return handled
+                await asyncio.sleep(max(0.02, due_in))
+                continue
+            done, _ = await asyncio.wait(running, timeout=CLAIM_POLL_SECONDS,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            running -= done
+            for task in done:
+                if task.exception() is not None:
+                    logger.error("job runner crashed", exc_info=task.exception())
+
+
+async def _provider(route, model: str, client, cache: dict):
+    channel = route.channel
+    if channel is None:  # no channel configured at all: whatever serves without one
+        return await _db(services.provider_for)(model)
+    key = (channel.pk, channel.updated_at)
+    if key not in cache:  # one client per channel version: Vertex keeps its token between calls
+        cache[key] = channels.provider_for_channel(channel, client)
+    return cache[key]
+
+
+async def _run_job(job: GenerationJob, client: httpx.AsyncClient, providers: dict) -> None:
+    """One attempt of one job; a bug of ours must not strand it in `running` until the sweep."""
+    try:
+        await _attempt(job, client, providers)
+    except Exception as exc:
+        logger.exception("job %s crashed in the worker", job.id)
+        await _db(services._settle_failure)(job, JobStatus.FAILED, "internal_error",
+                                            f"The worker failed on this job ({type(exc).__name__}).")
+
+
+async def _attempt(job: GenerationJob, client: httpx.AsyncClient, providers: dict) -> None:
+    """Route, call, fail over between channels, then settle or requeue."""
+    # Reads reference files and earlier turns: database and storage, so on the worker's thread.
+    request = await _db(services.image_request_for)(job)
+    tried: set[int] = set()
+    last_error: ProviderError | None = None
+    last_channel = ""
+    while True:
+        route = await _db(channels.channel_route)(model=job.model, job_id=job.id,
+                                                  exclude=frozenset(tried))
+        if isinstance(route, channels.NoRoute):
+            if route.wait is not None and last_error is None:
+                # Every channel is busy or open: wait for room without spending an attempt.
+                await _db(services.job_requeue)(job=job, delay=route.wait,
+                                                code="waiting_for_upstream", message=route.reason,
+                                                consume_attempt=False)
+            elif route.wait is not None and job.attempts < settings.JOB_MAX_ATTEMPTS:
+                # Tried what was free and failed; others are busy or open: try them later.
+                delay = max(route.wait, backoff_delay(job.attempts, last_error)
+                            if last_error.retryable else 0.0)
+                await _db(services.job_requeue)(job=job, delay=delay, code=last_error.code,
+                                                message=f"Retrying in {delay:.1f}s: "
+                                                        f"{last_error.message}")
+            elif last_error is not None:
+                await _retry_or_fail(job, last_error, last_channel)
+            else:
+                await _db(services._settle_failure)(job, JobStatus.FAILED, "no_upstream",
+                                                    route.reason.capitalize() + ".")
+            return
+        channel_name = route.channel.name if route.channel else ""
+        provider = await _provider(route, job.model, client, providers)
+        started = time.monotonic()
+        try:
+            result = await provider.generate(request)
+        except SafetyBlocked as blocked:
+            await _db(channels.channel_release)(route=route, outcome="ok")
+            # Moderation owns blocks: the case, the charge policy and the settlement.
+            await _db(services._settle_blocked)(job, blocked)
+            return
+        except AuthenticationFailed as error:
+            await _db(channels.channel_release)(route=route, outcome="auth", error=error.message)
+            tried.add(route.channel.pk)
+            last_error, last_channel = error, channel_name
+            continue  # fail over: this channel is out of rotation now
+        except ProviderError as error:
+            if not error.retryable:  # 400, NO_IMAGE: the same request fails anywhere
+                await _db(channels.channel_release)(route=route, outcome="neutral")
+                await _db(services._settle_failure)(job, JobStatus.FAILED, error.code,
+                                                    error.message, channel_name)
+                return
+            await _db(channels.channel_release)(route=route, outcome="failure",
+                                                error=f"{error.code}: {error.message}")
+            if route.channel is None:
+                last_error = error
+                await _retry_or_fail(job, error, channel_name)
+                return
+            tried.add(route.channel.pk)
+            last_error, last_channel = error, channel_name
+            continue  # fail over to the next channel on 429, 5xx, timeouts
+        except Exception as exc:  # a provider bug must not strand the job in `running`
+            logger.exception("provider %s crashed on job %s", provider.name, job.id)
+            await _db(channels.channel_release)(route=route, outcome="failure", error=repr(exc))
+            await _retry_or_fail(job, Unavailable(f"internal error calling upstream: {exc!r}"),
+                                 channel_name)
+            return
+        latency_ms = int((time.monotonic() - started) * 1000)
+        await _db(channels.channel_release)(route=route, outcome="ok")
+        await _db(services._settle_success)(job, provider.name, result, latency_ms, channel_name)
+        return
+
+
+async def _retry_or_fail(job: GenerationJob, error: ProviderError, channel_name: str) -> None:
+    if error.retryable and job.attempts < settings.JOB_MAX_ATTEMPTS:
+        delay = backoff_delay(job.attempts, error)
+        await _db(services.job_requeue)(job=job, delay=delay, code=error.code,
+                                        message=f"Retrying in {delay:.1f}s: {error.message}")
+        return
+    await _db(services._settle_failure)(job, JobStatus.FAILED, error.code, error.message,
+                                        channel_name)
