@@ -25,6 +25,7 @@ NAVIGATION = [
     ("dashboard:usage", "Usage", Scope.READ),
     ("dashboard:brands", "Brands", Scope.READ),
     ("dashboard:keys", "API keys", Scope.ADMIN),
+    ("dashboard:webhooks", "Webhooks", Scope.ADMIN),
     ("dashboard:team", "Team", Scope.READ),
     ("dashboard:billing", "Billing", Scope.BILLING),
 ]
@@ -49,12 +50,30 @@ def render_page(request, template: str, context: dict | None = None, status: int
                   status=status)
 
 
+def render_public_page(request, template: str, context: dict, status: int = 200):
+    """A page anyone may open (e.g. Stripe's return pages): in the dashboard layout for a signed-in
+    member of a usable organization, in the small sign-in layout otherwise."""
+    layout = {"layout": "dashboard/auth_base.html"}
+    if request.user.is_authenticated:
+        try:
+            tenant = tenant_of(request)
+        except PermissionDenied:
+            tenant = None
+        if tenant is not None:
+            request.tenant = tenant
+            layout = {**page_context(request, tenant), "layout": "dashboard/base.html"}
+    return render(request, template, {**layout, **context}, status=status)
+
+
 def forbidden(request, message: str, *, as_json: bool = False):
     if as_json:
         return JsonResponse({"error": {"code": "forbidden", "message": message, "param": None}},
                             status=403)
     if getattr(request, "tenant", None) is None:
-        return render(request, "dashboard/forbidden.html", {"message": message}, status=403)
+        # No usable organization (e.g. a suspended one): offer the person's other organizations.
+        return render(request, "dashboard/forbidden.html", {
+            "message": message, "organizations": organizations_of(user=request.user)
+            if request.user.is_authenticated else []}, status=403)
     return render_page(request, "dashboard/forbidden.html", {"message": message}, status=403)
 
 

@@ -72,6 +72,11 @@ def _resolve(request) -> Tenant:
         or memberships.order_by("created_at").first()
     if membership is None:
         raise PermissionDenied("You are not a member of any organization.", code="no_organization")
+    if membership.organization.suspended_at is not None:
+        # The API-key path refuses it in accounts.authentication; a browser session gets the
+        # same answer on every page and on every session-authenticated API call.
+        raise PermissionDenied(f"The organization “{membership.organization.name}” is suspended; "
+                               "contact support.", code="organization_suspended")
     return Tenant(organization=membership.organization, user=user, role=membership.role,
                   scopes=ROLE_SCOPES[membership.role], brand_ids=_brand_restriction(membership))
 

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
 from django.core.mail import send_mail
 from django.db import transaction
 from django.http import Http404
@@ -16,8 +17,9 @@ from accounts import selectors, services
 from accounts.forms import ApiKeyForm, BrandForm, InvitationForm, JoinForm, MembershipForm, SignupForm
 from accounts.models import Membership, Scope, User
 from accounts.pages import ROLE_HELP, render_page, tenant_page
-from billing.money import format_usd
+from billing.money import format_usd, parse_usd
 from billing.selectors import wallet_of
+from billing.spend_caps import brand_budget_of, spend_cap_remove, spend_cap_set
 from config.errors import DomainError
 
 
@@ -43,8 +45,10 @@ def signup(request):
 
 
 @require_POST
-@tenant_page(Scope.READ)
-def organization_switch(request, tenant):
+@login_required
+def organization_switch(request):
+    # Not behind tenant_page: someone whose current organization is suspended must still be able
+    # to switch to another one. Membership alone decides.
     wanted = request.POST.get("organization_id", "")
     if not Membership.objects.filter(user=request.user, organization_id=wanted).exists():
         raise Http404("No such organization.")
@@ -166,8 +170,10 @@ def brands(request, tenant):
                                           name=form.cleaned_data["name"])
             messages.success(request, f"Brand “{brand.name}” created.")
             return redirect("dashboard:brands")
-    return render_page(request, "dashboard/brands.html", {
-        "brands": selectors.brands_visible_to(tenant, include_archived=True), "form": form})
+    brands = list(selectors.brands_visible_to(tenant, include_archived=True))
+    for brand in brands:
+        brand.budget = brand_budget_of(brand=brand)
+    return render_page(request, "dashboard/brands.html", {"brands": brands, "form": form})
 
 
 @tenant_page(Scope.ADMIN)
@@ -184,11 +190,30 @@ def brand_edit(request, tenant, brand_id):
             services.brand_restore(brand=brand)
             messages.success(request, f"Brand “{brand.name}” restored.")
             return redirect("dashboard:brands")
+        if action in ("budget", "budget_remove"):
+            return _brand_budget(request, brand, action)
         if form.is_valid():
             services.brand_update(brand=brand, name=form.cleaned_data["name"])
             messages.success(request, "Brand saved.")
             return redirect("dashboard:brands")
-    return render_page(request, "dashboard/brand_edit.html", {"brand": brand, "form": form})
+    return render_page(request, "dashboard/brand_edit.html", {
+        "brand": brand, "form": form, "budget": brand_budget_of(brand=brand)})
+
+
+def _brand_budget(request, brand, action):
+    if action == "budget_remove":
+        if spend_cap_remove(brand=brand):
+            messages.success(request, f"“{brand.name}” has no monthly budget now.")
+        return redirect("dashboard:brand_edit", brand_id=brand.pk)
+    try:
+        limit = parse_usd((request.POST.get("limit") or "").strip().lstrip("$"))
+    except ValueError:
+        messages.error(request, "The budget must be a number of US dollars, like 50 or 49.50.")
+        return redirect("dashboard:brand_edit", brand_id=brand.pk)
+    cap = spend_cap_set(brand=brand, limit=limit)
+    messages.success(request, f"Monthly budget of “{brand.name}” set to "
+                              f"{format_usd(cap.limit, symbol=True)}.")
+    return redirect("dashboard:brand_edit", brand_id=brand.pk)
 
 
 # --- API keys -------------------------------------------------------------------------------

@@ -59,3 +59,25 @@ def low_balance_notify(*, crossing: LowBalanceCrossing) -> None:
         data={"organization": str(crossing.organization_id),
               "available": money(crossing.available), "threshold": money(crossing.threshold),
               "crossed_at": crossing.crossed_at.isoformat()})
+
+
+def low_balance_threshold_set(*, organization, threshold: int) -> Wallet:
+    """Set the organization's low-balance threshold (micro-USD, 0 = off). Under the wallet lock,
+    like every movement: a threshold at or below `available` re-arms the alert at once, and one
+    above it alerts on the next movement that keeps `available` below it."""
+    from django.db import transaction
+
+    from config.errors import DomainError
+
+    if threshold < 0:
+        raise DomainError("The threshold cannot be negative.", code="invalid_amount",
+                          param="threshold")
+    with transaction.atomic():
+        wallet = Wallet.objects.select_for_update().get(organization=organization)
+        changes = {"low_balance_threshold": threshold}
+        if wallet.low_balance_since is not None and (threshold == 0
+                                                     or wallet.available >= threshold):
+            changes["low_balance_since"] = None
+        Wallet.objects.filter(pk=wallet.pk).update(**changes)
+        wallet.refresh_from_db()
+    return wallet

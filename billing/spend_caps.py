@@ -77,3 +77,31 @@ def spend_caps_enforce(*, caps: list[SpendCap], amount: int, now: datetime | Non
                 f"{format_usd(spent, symbol=True)} spent or held, and this request costs "
                 f"{format_usd(amount, symbol=True)}.",
                 code=code, param=param, status_code=402)
+
+
+# --- Customer writes (the brand page's monthly budget) --------------------------------------
+
+def spend_cap_set(*, brand, limit: int) -> SpendCap:
+    """Give `brand` a monthly budget of `limit` micro-USD, or change it. Takes effect on the next
+    submit; a lower budget refuses new work but never touches jobs already held."""
+    if limit < 0:
+        raise DomainError("A budget cannot be negative.", code="invalid_amount", param="limit")
+    cap, _ = SpendCap.objects.update_or_create(
+        brand=brand, defaults={"limit": limit, "period": CapPeriod.MONTH})
+    return cap
+
+
+def spend_cap_remove(*, brand) -> bool:
+    """Remove the brand's budget; True when there was one."""
+    deleted, _ = SpendCap.objects.filter(brand=brand).delete()
+    return bool(deleted)
+
+
+def brand_budget_of(*, brand, now: datetime | None = None) -> dict | None:
+    """The brand's cap with what it spent (or holds) in the cap's period; None without a cap."""
+    cap = SpendCap.objects.filter(brand=brand).first()
+    if cap is None:
+        return None
+    spent = cap_spent(cap=cap, now=now)
+    return {"cap": cap, "limit": cap.limit, "spent": spent,
+            "left": max(cap.limit - spent, 0), "monthly": cap.period == CapPeriod.MONTH}

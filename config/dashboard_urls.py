@@ -7,6 +7,7 @@ from django.views.generic import RedirectView
 from accounts import views as accounts
 from billing import views as billing
 from generation import views as generation
+from generation.webhooks import views as webhooks
 
 app_name = "dashboard"
 
@@ -50,8 +51,12 @@ urlpatterns = [
     path("app/gallery/", generation.gallery, name="gallery"),
     path("app/jobs/<uuid:job_id>/", generation.job_detail, name="job_detail"),
     path("app/jobs/<uuid:job_id>/status", generation.job_status, name="job_status"),
+    path("app/jobs/<uuid:job_id>/review", generation.job_review, name="job_review"),
     path("app/images/<uuid:image_id>/thumbnail", generation.image_thumbnail, name="thumbnail"),
     path("app/usage/", generation.usage_page, name="usage"),
     path("app/usage.csv", generation.usage_csv, name="usage_csv"),
     path("app/billing/", billing.billing_page, name="billing"),
+    path("app/billing/bonus", billing.bonus_preview, name="billing_bonus"),
+    path("app/webhooks/", webhooks.webhooks, name="webhooks"),
+    path("app/webhooks/<uuid:endpoint_id>/", webhooks.webhook_detail, name="webhook_detail"),
 ]

@@ -3,8 +3,10 @@
 import csv
 from datetime import date
 
+from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpResponse, JsonResponse
+from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import Scope
@@ -13,12 +15,16 @@ from accounts.selectors import brands_visible_to
 from billing.money import format_usd
 from billing.selectors import wallet_of
 from billing.services import quote_generation
+from config.errors import DomainError, NotFound
 from config.ids import is_uuid
 from generation import catalog, charts, selectors, usage
 from generation.models import GeneratedImage, JobStatus
+from generation.moderation import selectors as moderation_selectors
+from generation.moderation.services import case_request_review
 from generation.services import job_submit, validate_generation
 from generation.signing import signed_image_path
 from generation.thumbnails import THUMBNAIL_MIME, thumbnail_bytes
+from generation.uploads import decode_upload
 
 GALLERY_PAGE_SIZE = 24
 USAGE_PERIODS = (7, 30, 90)
@@ -48,7 +54,11 @@ def overview(request, tenant):
 
 @tenant_page(Scope.GENERATE)
 def playground(request, tenant):
+    # "Edit this image" from a job's page: continue that job's conversation.
+    parent = selectors.job_for(tenant=tenant, job_id=request.GET["parent"]) \
+        if is_uuid(request.GET.get("parent")) else None
     return render_page(request, "dashboard/playground.html", {
+        "parent": _job_status(parent) if parent else None,
         # The cheapest model first: the free signup credits cover a first image with it.
         "models": _models(), "default_model": catalog.FLASH, "ratios": catalog.ASPECT_RATIOS,
         "brands": brands_visible_to(tenant),
@@ -71,7 +81,10 @@ def playground_quote(request, tenant):
         model=model, prompt="quote", image_size=request.GET.get("image_size"),
         aspect_ratio=request.GET.get("aspect_ratio"))
     grounding = _flag(request.GET.get("grounding")) and catalog.MODELS[model].supports_grounding
-    quote = quote_generation(model=model, tier=tier, grounding=grounding)
+    references = request.GET.get("references", "0")
+    quote = quote_generation(model=model, tier=tier, grounding=grounding,
+                             reference_images=int(references) if references.isdigit() else 0,
+                             organization=tenant.organization)
     available = wallet_of(organization=tenant.organization).available
     return JsonResponse({
         "price": {"micros": quote.total, "usd": format_usd(quote.total, symbol=True)},
@@ -86,12 +99,20 @@ def playground_quote(request, tenant):
 @require_POST
 @tenant_page(Scope.GENERATE, as_json=True)
 def playground_submit(request, tenant):
+    """The playground's Generate: the same job_submit as the API, with uploaded reference images
+    and, for "Edit this image", the parent job whose conversation it continues."""
+    references = [decode_upload(upload, param=f"reference_images[{index}]")
+                  for index, upload in enumerate(request.FILES.getlist("reference_images"))]
+    parent = request.POST.get("parent") or None
+    if parent is not None and not is_uuid(parent):
+        raise NotFound("No such generation to continue.", code="parent_not_found")
     job = job_submit(tenant=tenant, model=request.POST.get("model", catalog.PRO),
                      prompt=request.POST.get("prompt", ""),
                      image_size=request.POST.get("image_size"),
-                     aspect_ratio=request.POST.get("aspect_ratio"),
+                     aspect_ratio=request.POST.get("aspect_ratio") or None,
                      grounding=_flag(request.POST.get("grounding")),
-                     brand_id=request.POST.get("brand") or None)
+                     brand_id=request.POST.get("brand") or None,
+                     reference_images=references, parent_id=parent)
     return JsonResponse(_job_status(job), status=202)
 
 
@@ -104,11 +125,14 @@ def _image_links(image: GeneratedImage) -> dict:
 def _job_status(job) -> dict:
     return {
         "id": str(job.id), "status": job.status, "detail_url": f"/app/jobs/{job.id}/",
+        "model": job.model, "prompt": job.prompt, "parent": str(job.parent_id) if job.parent_id else None,
         "status_url": f"/app/jobs/{job.id}/status",
         "price": format_usd(job.price, symbol=True), "local_render": job.is_local_render,
         "error": job.error_message or None,
         "images": [_image_links(image) for image in job.images.all()],
         "done": job.status not in (JobStatus.QUEUED, JobStatus.RUNNING),
+        "moderation": moderation_selectors.moderation_data(job)
+        if job.status == JobStatus.BLOCKED else None,
     }
 
 
@@ -126,7 +150,24 @@ def job_detail(request, tenant, job_id):
         "model_name": getattr(catalog.MODELS.get(job.model), "display_name", job.model),
         "breakdown": [{**line, "amount_usd": format_usd(line["amount"], symbol=True)}
                       for line in job.price_breakdown],
+        "moderation": moderation_selectors.moderation_data(job),
     })
+
+
+@require_POST
+@tenant_page(Scope.GENERATE)
+def job_review(request, tenant, job_id):
+    """"Request review" on a blocked job: its moderation case goes back to the staff queue."""
+    try:
+        case = moderation_selectors.case_for_review(tenant=tenant, job_id=job_id)
+        case_request_review(case=case, tenant=tenant, message=request.POST.get("message", ""))
+    except NotFound:
+        raise
+    except DomainError as error:  # not blocked, or already reviewed: say so on the job's page
+        messages.error(request, error.message)
+    else:
+        messages.success(request, "Review requested: our staff will look at this block.")
+    return redirect("dashboard:job_detail", job_id=job_id)
 
 
 @require_GET

@@ -3,9 +3,11 @@
 
     .venv/bin/python scripts/screenshots.py
 
-Builds a throwaway demo (SQLite in a temporary directory: an agency with brands, a team and a
-few local-render images), starts the `make run` server (`config.serve`: uvicorn + qcluster)
-on a free port, and drives Debian's Chromium through the pages with Playwright.
+Builds a throwaway demo (SQLite in a temporary directory: an agency with brands, a team, a
+brand budget, a webhook endpoint and a few local-render images), starts the `make run` server
+(`config.serve`: uvicorn + qcluster) on a free port with the fake Stripe (tests/fakes) as its
+Stripe and a local webhook receiver, and drives Debian's Chromium through the pages with
+Playwright, including a purchase on the fake's hosted payment page.
 """
 
 import os
@@ -27,7 +29,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def build_demo() -> None:
+def build_demo(webhook_url: str) -> None:
     """Runs in this process against the temporary database."""
     import django
 
@@ -79,6 +81,17 @@ def build_demo() -> None:
                          aspect_ratio=ratio, brand_id=brand.pk if brand else None)
         job_run(job_id=job.id)
 
+    from billing.alerts import low_balance_threshold_set
+    from billing.spend_caps import spend_cap_set
+    from generation.webhooks.services import webhook_endpoint_create, webhook_endpoint_test
+
+    spend_cap_set(brand=soda, limit=parse_usd("200"))
+    low_balance_threshold_set(organization=agency, threshold=parse_usd("20"))
+    endpoint = webhook_endpoint_create(organization=agency, url=webhook_url,
+                                       description="Campaign tracker",
+                                       event_types=["generation.succeeded", "generation.failed"])
+    webhook_endpoint_test(endpoint=endpoint)  # sent by the server's worker once it starts
+
 
 def main() -> int:
     workdir = tempfile.mkdtemp(prefix="atelier-shots-")
@@ -88,19 +101,28 @@ def main() -> int:
            "Q_WORKERS": "1"}
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
-    os.environ.update(env)
-    os.environ.pop("DATABASE_URL", None)
     sys.path.insert(0, str(ROOT))
-    build_demo()
+    from tests.fakes.fake_stripe import running_fake_stripe
+    from tests.fakes.webhook_receiver import start_receiver
 
-    server = subprocess.Popen([sys.executable, "-m", "config.serve"], cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for(base + "/healthz")
-        _shoot(base)
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+    receiver = start_receiver()
+    with running_fake_stripe(webhook_url=f"{base}/billing/stripe/webhook/") as stripe:
+        env.update({"STRIPE_SECRET_KEY": "sk_test_screenshots", "STRIPE_API_BASE": stripe.api_base,
+                    "STRIPE_WEBHOOK_SECRET": stripe.webhook_secret, "PUBLIC_BASE_URL": base,
+                    "ALLOW_PRIVATE_WEBHOOK_URLS": "1"})
+        os.environ.update(env)
+        os.environ.pop("DATABASE_URL", None)
+        build_demo(receiver.url)
+
+        server = subprocess.Popen([sys.executable, "-m", "config.serve"], cwd=ROOT, env=env)
+        try:
+            _wait_for(base + "/healthz")
+            _shoot(base)
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+            receiver.close()
     print(f"Screenshots written to {OUT}")
     return 0
 
@@ -157,7 +179,7 @@ def _shoot(base: str) -> None:
 
         for name, path in (("gallery", "/app/gallery/"), ("usage", "/app/usage/"),
                            ("team", "/app/team/"), ("brands", "/app/brands/"),
-                           ("api-keys", "/app/keys/"), ("billing", "/app/billing/")):
+                           ("api-keys", "/app/keys/")):
             page.goto(path)
             page.wait_for_load_state("networkidle")
             page.wait_for_function("[...document.images].every(i => i.complete)")
@@ -168,10 +190,38 @@ def _shoot(base: str) -> None:
         page.wait_for_load_state("networkidle")
         shot("job-detail")
 
+        page.goto("/app/brands/")
+        page.click("#brands >> text=Edit >> nth=0")
+        shot("brand-budget")
+
         page.goto("/app/keys/")
         page.fill("#id_name", "staging")
         page.click("#new-key button[type=submit]")
         shot("api-key-created", full_page=False)
+
+        # Buying credits: the billing page, the fake Stripe's hosted page, the return.
+        page.goto("/app/billing/")
+        page.fill("#amount", "250")
+        expect(page.get_by_test_id("bonus-preview")).to_contain_text("$275.00")
+        shot("billing-buy", full_page=False)
+        page.click("#packs >> text=Buy $100.00")
+        page.wait_for_url("**/pay/**")
+        page.click("button:has-text('Pay')")
+        page.wait_for_url("**/billing/success/**")
+        shot("billing-success", full_page=False)
+        page.goto("/app/billing/")
+        shot("billing")
+
+        page.goto("/app/webhooks/")
+        shot("webhooks")
+        page.click("#endpoints a >> nth=0")
+        page.click("button[value=test]")
+        for _ in range(40):  # the server's worker sends the pings
+            if "pending" not in page.locator("#deliveries").inner_text():
+                break
+            time.sleep(0.5)
+            page.reload()
+        shot("webhook-detail")
         browser.close()
 
 

@@ -1,12 +1,13 @@
 from django.urls import path
 
+from billing import views as billing_views
 from billing.payments import api, views
 
 app_name = "payments"
 
 # Mounted at /billing/.
 urlpatterns = [
-    path("buy/", views.buy, name="buy"),
+    path("buy/", billing_views.buy, name="buy"),  # a dashboard page
     path("success/", views.checkout_success, name="success"),
     path("cancel/", views.checkout_cancel, name="cancel"),
     path("stripe/webhook/", views.stripe_webhook, name="stripe-webhook"),

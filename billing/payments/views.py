@@ -1,22 +1,20 @@
-"""Server-rendered purchase pages (the dashboard restyles them later) and the Stripe webhook."""
+"""Stripe's return pages (success, cancel) in the dashboard layout, and the Stripe webhook.
+Buying itself (`/billing/buy/`) is the dashboard's billing.views.buy."""
 
 import json
 import logging
 
 import stripe
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
-from django.shortcuts import render
+from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from accounts.models import Membership, Scope
-from accounts.tenancy import tenant_of
+from accounts.models import Membership
+from accounts.pages import render_public_page
 from billing.payments import selectors, services
 from billing.payments.gateway import stripe_configured
 from billing.payments.models import EventStatus
-from config.errors import DomainError
 
 logger = logging.getLogger(__name__)
 
@@ -73,39 +71,10 @@ def checkout_success(request):
             context["found"] = True
             if _is_member(request.user, payment.organization_id):
                 context["payment"] = payment
-    return render(request, "payments/success.html", context,
-                  status=200 if context.get("found") or not session_id else 404)
+    return render_public_page(request, "dashboard/payment_success.html", context,
+                              status=200 if context.get("found") or not session_id else 404)
 
 
 def checkout_cancel(request):
-    return render(request, "payments/cancel.html", {"configured": stripe_configured()})
-
-
-@login_required
-def buy(request):
-    """Pick a pack or an amount; POST starts a Checkout Session and redirects to Stripe."""
-    tenant = tenant_of(request)
-    error = None
-    if request.method == "POST":
-        if Scope.BILLING not in tenant.scopes:
-            return HttpResponse("Only owners and admins can buy credits.", status=403)
-        pack = request.POST.get("pack") or None
-        try:
-            payment = services.checkout_start(
-                organization=tenant.organization, user=request.user,
-                pack_id=int(pack) if pack and pack.isdigit() else None,
-                amount=None if pack else (request.POST.get("amount") or "").strip() or None)
-            return HttpResponseRedirect(payment.checkout_url)
-        except DomainError as problem:
-            error = problem.message
-    packs = []
-    for pack in selectors.credit_packs_active():
-        bonus, bp = services.bonus_for(pack.amount)
-        packs.append({"pack": pack, "bonus": bonus, "bp": bp, "credits": pack.amount + bonus})
-    low, high = services.purchase_limits()
-    return render(request, "payments/buy.html", {
-        "configured": stripe_configured(), "packs": packs, "error": error,
-        "min_usd": low // 1_000_000, "max_usd": high // 1_000_000,
-        "account": selectors.payment_account_of(organization=tenant.organization),
-        "can_buy": Scope.BILLING in tenant.scopes,
-    })
+    return render_public_page(request, "dashboard/payment_cancel.html",
+                              {"configured": stripe_configured()})

@@ -29,6 +29,8 @@
         }
       });
     });
+    var custom = document.getElementById("custom-amount");
+    if (custom) setUpBonusPreview(custom);
     var playground = document.getElementById("playground");
     if (playground) setUpPlayground(playground);
     var detail = document.getElementById("job-detail");
@@ -37,9 +39,46 @@
     }
   }
 
+  // The bonus a custom amount earns, asked from the server (the checkout's own rules).
+  function setUpBonusPreview(form) {
+    var input = form.querySelector("#amount"), out = document.getElementById("bonus-preview");
+    var url = form.getAttribute("data-bonus-url"), timer = null, initial = out.textContent;
+    input.addEventListener("input", function () {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(function () {
+        var value = input.value.trim().replace(/^\$/, "");
+        if (!value) { out.textContent = initial; return; }
+        fetch(url + "?amount=" + encodeURIComponent(value), {credentials: "same-origin"})
+          .then(function (r) { return r.json(); })
+          .then(function (data) { out.textContent = data.message; out.classList.toggle("error", !data.valid); });
+      }, 250);
+    });
+  }
+
   function setUpPlayground(form) {
     var model = form.querySelector("#model"), tier = form.querySelector("#image_size");
     var grounding = form.querySelector("#grounding"), error = document.getElementById("form-error");
+
+    var parent = form.querySelector("#parent"), editing = document.getElementById("editing");
+
+    // "Edit this image": the next submit continues `job`'s conversation, on the same model.
+    function editJob(job) {
+      parent.value = job ? job.id : "";
+      editing.hidden = !job;
+      if (job) {
+        document.getElementById("editing-image").src = job.images.length ? job.images[0].thumbnail : "";
+        model.value = job.model;
+      }
+      Array.prototype.forEach.call(model.options, function (o) { o.disabled = !!job && o.value !== job.model; });
+      syncOptions(); quote();
+      if (job) { var prompt = form.querySelector("#prompt"); prompt.value = ""; prompt.focus(); }
+    }
+    window.atelierEditJob = editJob;
+    document.getElementById("stop-editing").addEventListener("click", function () { editJob(null); });
+    if (parent.value) {
+      model.value = model.getAttribute("data-parent-model");
+      Array.prototype.forEach.call(model.options, function (o) { o.disabled = o.value !== model.value; });
+    }
 
     function syncOptions() {
       var option = model.options[model.selectedIndex];
@@ -52,7 +91,8 @@
 
     function quote() {
       var params = new URLSearchParams({model: model.value, image_size: tier.value,
-        aspect_ratio: form.querySelector("#aspect_ratio").value, grounding: grounding.checked ? "1" : "0"});
+        aspect_ratio: form.querySelector("#aspect_ratio").value, grounding: grounding.checked ? "1" : "0",
+        references: String(form.querySelector("#reference_images").files.length)});
       fetch(form.getAttribute("data-quote-url") + "?" + params, {credentials: "same-origin"})
         .then(function (r) { return r.json(); })
         .then(function (data) {
@@ -79,7 +119,7 @@
           if (data.error) { error.textContent = data.error.message; error.hidden = false; return; }
           showJob(data);
           poll(data.status_url);
-          quote();
+          if (parent.value) editJob(null); else quote();  // the result offers "Edit" again
         })
         .catch(function () { button.disabled = false; error.textContent = "Network error, try again."; error.hidden = false; });
     });
@@ -96,6 +136,14 @@
     if (job.error) {
       var p = document.createElement("p"); p.className = "error"; p.textContent = job.error; images.appendChild(p);
     }
+    if (job.moderation) {
+      var note = document.createElement("p");
+      note.setAttribute("data-testid", "blocked-note");
+      note.textContent = "Blocked by the safety filter (" + job.moderation.category + "). ";
+      var link = document.createElement("a"); link.href = job.detail_url;
+      link.textContent = "Request a review on the generation's page";
+      note.appendChild(link); images.appendChild(note);
+    }
     job.images.forEach(function (image) {
       var img = document.createElement("img");
       img.src = image.thumbnail; img.className = "preview"; img.alt = "Generated image";
@@ -106,7 +154,11 @@
     });
     document.getElementById("job-detail").href = job.detail_url;
     document.getElementById("job-links").hidden = !job.images.length;
-    document.getElementById("edit-note").hidden = !job.images.length;
+    var actions = document.getElementById("edit-actions");
+    actions.hidden = job.status !== "succeeded" || !job.images.length;
+    document.getElementById("edit-image").onclick = function () {
+      if (window.atelierEditJob) window.atelierEditJob(job);
+    };
   }
 
   function poll(url) {

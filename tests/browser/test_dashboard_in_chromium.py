@@ -84,3 +84,34 @@ def test_a_member_sees_only_their_brands(page, owner, submit, queue_worker):
     expect(page.locator("#brands")).not_to_contain_text("Bolt Shoes")
     page.goto("/app/playground/")
     assert page.locator("#brand option").all_inner_texts() == ["Acme Soda"]
+
+
+def test_edit_this_image_and_a_reference_upload_in_the_playground(page, owner, queue_worker,
+                                                                  tmp_path):
+    import io
+
+    from PIL import Image
+
+    reference = tmp_path / "can.png"
+    buffer = io.BytesIO()
+    Image.new("RGB", (80, 60), (200, 30, 30)).save(buffer, "PNG")
+    reference.write_bytes(buffer.getvalue())
+    log_in(page, "owner@northwind.test")
+
+    page.click("nav >> text=Playground")
+    expect(page.get_by_test_id("price")).to_have_text("$0.039")
+    page.set_input_files("#reference_images", str(reference))
+    expect(page.get_by_test_id("price")).not_to_have_text("$0.039")  # a reference adds to it
+    page.fill("#prompt", "this can on a beach")
+    page.click("#generate")
+    expect(page.get_by_test_id("job-status")).to_have_text("succeeded")
+
+    page.click("#edit-image")
+    expect(page.get_by_test_id("editing")).to_be_visible()
+    page.set_input_files("#reference_images", [])
+    page.fill("#prompt", "now at night")
+    page.click("#generate")
+    expect(page.get_by_test_id("editing")).to_be_hidden()
+    expect(page.get_by_test_id("job-status")).to_have_text("succeeded")
+    page.click("#job-detail")
+    expect(page.get_by_test_id("parent-link")).to_be_visible()

@@ -14,7 +14,7 @@ def test_billing_page_shows_balance_available_and_ledger(owner, owner_client, su
     assert (wallet.balance, wallet.available) == (9_866_000, 9_732_000)
     assert "$9.866" in page and "$9.732" in page
     assert "Signup Grant" in page and "Capture" in page and "-$0.134" in page
-    assert "Purchases are not configured yet" in page
+    assert "Card payments are not configured on this installation" in page
 
 
 def test_billing_is_for_owners_and_admins(member_client, viewer_client, outsider_client, owner):
