@@ -4,15 +4,16 @@ import pytest
 
 from generation.models import GenerationJob
 from generation.moderation.models import CaseStatus, ModerationCase
-from tests.fakes.safety_upstream import SafetyBlockingUpstream
+
+# The fake Gemini server behind the real default channel, refusing with IMAGE_SAFETY and
+# dangerous-content ratings: the same upstream the moderation tests use.
+from tests.moderation.conftest import _moderation_fake_gemini, blocking_upstream  # noqa: F401
 
 PRO = "gemini-3-pro-image-preview"
 
 
 @pytest.fixture
-def blocked_job(owner, submit, run_queued_jobs, monkeypatch) -> GenerationJob:
-    upstream = SafetyBlockingUpstream()
-    monkeypatch.setattr("generation.services.provider_for", lambda model: upstream)
+def blocked_job(owner, submit, run_queued_jobs, blocking_upstream) -> GenerationJob:  # noqa: F811
     response = submit(owner, model=PRO, prompt="a chemistry set exploding")
     run_queued_jobs()
     return GenerationJob.objects.get(pk=response.json()["id"])
