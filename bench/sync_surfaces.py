@@ -37,8 +37,8 @@ from generation.models import Channel, GenerationJob
 REQUESTS = int(os.environ.get("SYNC_REQUESTS", "500"))
 LATENCY = float(os.environ.get("UPSTREAM_LATENCY", "10"))
 WEB_WORKERS = os.environ.get("SYNC_WEB_WORKERS", "2")
-Q_WORKERS = os.environ.get("SYNC_Q_WORKERS", "2")
-CONCURRENCY = os.environ.get("SYNC_WORKER_CONCURRENCY", "300")  # upstream calls per worker
+Q_WORKERS = os.environ.get("SYNC_Q_WORKERS", "4")
+CONCURRENCY = os.environ.get("SYNC_WORKER_CONCURRENCY", "150")  # upstream calls per worker
 TARGET_MS = 300
 ROOT = Path(__file__).resolve().parent.parent
 FAKE_KEY = "bench-sync-key"
