@@ -13,6 +13,7 @@ MODULES = (
     "bench.ledger",
     "bench.submit",
     "bench.upstream",
+    "bench.sync_surfaces",
 )
 
 RESULTS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"

@@ -255,6 +255,8 @@ MAX_REQUEST_BYTES = env_int("MAX_REQUEST_BYTES", 64 * 1024 * 1024, minimum=1024 
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
 # How long a sync surface (OpenAI-/Gemini-compatible) waits for its job before answering 504.
 SYNC_WAIT_SECONDS = env_int("SYNC_WAIT_SECONDS", 300, minimum=5)
+# Database calls a web process runs at once for waiting sync requests (generation/waiting.py).
+SYNC_DB_CONCURRENCY = env_int("SYNC_DB_CONCURRENCY", 16, minimum=1)
 
 LOGGING = {
     "version": 1,

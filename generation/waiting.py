@@ -16,11 +16,13 @@ import functools
 import logging
 import threading
 import time
+import weakref
 from collections import defaultdict
 
 import redis
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import connection
 
 from generation.models import TERMINAL_STATUSES, GenerationJob
 
@@ -114,6 +116,36 @@ class _Listener:
 
 _listener = _Listener()
 
+# One semaphore per event loop (uvicorn runs one per process; the test client one per request).
+_db_slots: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]" = \
+    weakref.WeakKeyDictionary()
+
+
+def _then_release_connection(function, args, kwargs):
+    try:
+        return function(*args, **kwargs)
+    finally:
+        if not connection.in_atomic_block:  # an outer transaction (a test's) keeps its connection
+            connection.close()
+
+
+async def db_call(function, /, *args, **kwargs):
+    """Run a database-touching function for a sync-surface request, on the request's thread.
+
+    Under ASGI each request has its own thread and therefore its own database connection, kept
+    until the request ends; a sync request lasts as long as its upstream call (seconds), so
+    hundreds of waiting requests would hold hundreds of idle connections (PostgreSQL refuses
+    clients past max_connections). So the connection is released after each call, and at most
+    SYNC_DB_CONCURRENCY calls per process touch the database at once; the others queue here
+    (measured in `bench/sync_surfaces.py`).
+    """
+    loop = asyncio.get_running_loop()
+    slots = _db_slots.get(loop)
+    if slots is None:
+        slots = _db_slots[loop] = asyncio.Semaphore(settings.SYNC_DB_CONCURRENCY)
+    async with slots:
+        return await sync_to_async(_then_release_connection)(function, args, kwargs)
+
 
 def _unfinished(job_ids: list[str]) -> list[str]:
     return [str(job_id) for job_id in GenerationJob.objects.filter(pk__in=job_ids)
@@ -133,7 +165,7 @@ async def _wait_notified(pending: list[str], deadline: float, url: str) -> bool:
     with _listener.watching(pending, url) as finished:
         while True:
             finished.clear()  # before reading: a signal arriving during the read is kept
-            pending = await sync_to_async(_unfinished)(pending)
+            pending = await db_call(_unfinished, pending)
             if not pending:
                 return True
             remaining = deadline - time.monotonic()
@@ -146,7 +178,7 @@ async def _wait_notified(pending: list[str], deadline: float, url: str) -> bool:
 async def _wait_polling(pending: list[str], deadline: float) -> bool:
     delay = _FIRST_DELAY
     while True:
-        pending = await sync_to_async(_unfinished)(pending)
+        pending = await db_call(_unfinished, pending)
         if not pending:
             return True
         remaining = deadline - time.monotonic()

@@ -10,7 +10,6 @@ import json
 import math
 import re
 
-from asgiref.sync import sync_to_async
 from django.http import HttpResponse, JsonResponse
 
 from accounts.models import Scope
@@ -29,7 +28,7 @@ from generation.models import GenerationJob, JobStatus
 from generation.providers.base import Turn
 from generation.services import jobs_submit
 from generation.uploads import decode_base64_image
-from generation.waiting import jobs_wait
+from generation.waiting import db_call, jobs_wait
 
 _STATUS_NAMES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 402: "FAILED_PRECONDITION",
                  403: "PERMISSION_DENIED", 404: "NOT_FOUND", 405: "UNIMPLEMENTED",
@@ -238,11 +237,11 @@ def _render(job_id: str) -> dict:
 
 
 async def _generate(request, model: str) -> dict:
-    job_id = await sync_to_async(_submit)(request, model)
+    job_id = await db_call(_submit, request, model)
     if not await jobs_wait([job_id]):
         raise WaitTimedOut("The generation is taking longer than this request waits. It is still "
                            f"running; fetch it later from /api/v1/generations/{job_id}.")
-    return await sync_to_async(_render)(job_id)
+    return await db_call(_render, job_id)
 
 
 @compat_view(render_error, methods=("POST",))
@@ -284,6 +283,6 @@ def _models(request, model: str | None) -> dict:
 
 async def models(request, model: str | None = None):
     try:
-        return JsonResponse(await sync_to_async(_models)(request, model))
+        return JsonResponse(await db_call(_models, request, model))
     except Exception as exc:  # noqa: BLE001 - one error shape
         return render_error(exc)

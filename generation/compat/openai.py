@@ -7,7 +7,6 @@ them without pinning a thread, and answers in OpenAI's shape. Errors: one handle
 import base64
 import math
 
-from asgiref.sync import sync_to_async
 from django.http import JsonResponse
 
 from accounts.models import Scope
@@ -27,7 +26,7 @@ from generation.models import GenerationJob, JobStatus
 from generation.services import jobs_submit
 from generation.signing import absolute, signed_image_path
 from generation.uploads import decode_upload
-from generation.waiting import jobs_wait
+from generation.waiting import db_call, jobs_wait
 
 # OpenAI model names existing code sends; each runs on the Gemini model it names here.
 MODEL_ALIASES = {
@@ -172,13 +171,13 @@ async def _run(request, job_ids: list, response_format: str) -> JsonResponse:
     if not await jobs_wait(job_ids):
         raise WaitTimedOut("The generation is taking longer than this request waits. It is still "
                            f"running; fetch it later from /api/v1/generations/{job_ids[0]}.")
-    return JsonResponse(await sync_to_async(_render)(request, job_ids, response_format))
+    return JsonResponse(await db_call(_render, request, job_ids, response_format))
 
 
 @compat_view(render_error, methods=("POST",))
 async def generations(request):
-    job_ids, response_format = await sync_to_async(
-        lambda: _submit(request, json_body(request)))()
+    job_ids, response_format = await db_call(
+        lambda: _submit(request, json_body(request)))
     return await _run(request, job_ids, response_format)
 
 
@@ -204,7 +203,7 @@ def _submit_edit(request):
 
 @compat_view(render_error, methods=("POST",))
 async def edits(request):
-    job_ids, response_format = await sync_to_async(_submit_edit)(request)
+    job_ids, response_format = await db_call(_submit_edit, request)
     return await _run(request, job_ids, response_format)
 
 
@@ -226,6 +225,6 @@ def _models(request, model: str | None) -> dict:
 async def models(request, model: str | None = None):
     """GET /v1/models and /v1/models/{id}, reached through the version dispatcher in urls.py."""
     try:
-        return JsonResponse(await sync_to_async(_models)(request, model))
+        return JsonResponse(await db_call(_models, request, model))
     except Exception as exc:  # noqa: BLE001 - one error shape
         return render_error(exc)
