@@ -21,11 +21,9 @@ def generation_quote(*, organization, model: str, prompt: str, image_size: str |
                      aspect_ratio: str | None, grounding: bool = False,
                      reference_images: int = 0) -> RequestQuote:
     tier, ratio, (width, height) = validate_generation(
-        model=model, prompt=prompt, image_size=image_size, aspect_ratio=aspect_ratio)
+        model=model, prompt=prompt, image_size=image_size, aspect_ratio=aspect_ratio,
+        grounding=grounding)
     spec = catalog.MODELS[model]
-    if grounding and not spec.supports_grounding:
-        raise DomainError(f"{model} does not support search grounding.",
-                          code="unsupported_option", param="grounding")
     if reference_images > spec.max_reference_images:
         raise DomainError(f"{model} takes at most {spec.max_reference_images} reference images.",
                           code="too_many_reference_images", param="reference_images")

@@ -42,7 +42,8 @@ logger = logging.getLogger(__name__)
 
 
 def validate_generation(*, model: str, prompt: str, image_size: str | None,
-                        aspect_ratio: str | None) -> tuple[str, str, tuple[int, int]]:
+                        aspect_ratio: str | None,
+                        grounding: bool = False) -> tuple[str, str, tuple[int, int]]:
     """(tier, aspect_ratio, (width, height)) for a request, or a DomainError naming the field."""
     if model not in catalog.MODELS:
         raise DomainError(f"Unknown model '{model}'. Available: {', '.join(catalog.MODELS)}.",
@@ -62,6 +63,9 @@ def validate_generation(*, model: str, prompt: str, image_size: str | None,
         raise DomainError(f"Unsupported aspect_ratio '{ratio}'. "
                           f"Supported: {', '.join(catalog.ASPECT_RATIOS)}.",
                           code="unsupported_aspect_ratio", param="aspect_ratio")
+    if grounding and not catalog.MODELS[model].supports_grounding:
+        raise DomainError(f"{model} does not support search grounding.",
+                          code="unsupported_option", param="grounding")
     return tier, ratio, catalog.output_dimensions(model, tier, ratio)
 
 
@@ -115,10 +119,8 @@ def jobs_submit(*, tenant: Tenant, model: str, prompt: str, image_size: str | No
         aspect_ratio = catalog.nearest_aspect_ratio(reference_images[0].width,
                                                     reference_images[0].height)
     tier, ratio, (width, height) = validate_generation(
-        model=model, prompt=prompt, image_size=image_size, aspect_ratio=aspect_ratio)
-    if grounding and not spec.supports_grounding:
-        raise DomainError(f"{model} does not support search grounding.",
-                          code="unsupported_option", param="grounding")
+        model=model, prompt=prompt, image_size=image_size, aspect_ratio=aspect_ratio,
+        grounding=grounding)
     output_format, output_dpi = validate_output_format(output_format, output_dpi)
     brand = _brand_for(tenant, brand_id)
     parent = _parent_for(tenant, parent_id, model) if parent_id else None

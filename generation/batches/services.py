@@ -16,7 +16,6 @@ from accounts.tenancy import Tenant
 from billing.money import money
 from billing.services import quote_generation, reservation_open_many, reservation_release_many
 from config.errors import DomainError
-from generation import catalog
 from generation.assets.options import explicit_fields, generation_options_resolve
 from generation.batches.models import Batch, BatchItem, BatchStatus
 from generation.imaging import validate_output_format
@@ -91,10 +90,7 @@ def batch_submit(*, tenant: Tenant, requests: list) -> Batch:
                                                                data.get("output_dpi"))
             tier, ratio, (width, height) = validate_generation(
                 model=data["model"], prompt=data["prompt"], image_size=data.get("image_size"),
-                aspect_ratio=data.get("aspect_ratio"))
-            if data["grounding"] and not catalog.MODELS[data["model"]].supports_grounding:
-                raise DomainError(f"{data['model']} does not support search grounding.",
-                                  code="unsupported_option", param="grounding")
+                aspect_ratio=data.get("aspect_ratio"), grounding=data["grounding"])
             brand_key = data.get("brand")
             if brand_key not in brands:
                 brands[brand_key] = _brand_for(tenant, brand_key)

@@ -73,7 +73,7 @@ def job_submit_or_reuse(*, tenant: Tenant, model: str, prompt: str, image_size: 
                           parent_id=parent_id, output_format=output_format,
                           output_dpi=output_dpi)
     tier, ratio, _ = validate_generation(model=model, prompt=prompt, image_size=image_size,
-                                         aspect_ratio=aspect_ratio)
+                                         aspect_ratio=aspect_ratio, grounding=grounding)
     brand = _brand_for(tenant, brand_id)
     policy = dedupe_policy_for(organization=tenant.organization, brand=brand)
     if policy is not None:
