@@ -474,8 +474,8 @@ def job_settled_announce(*, job_id) -> None:
     from generation.serializers import job_data
     from generation.webhooks.services import webhook_event_emit
 
-    job = (GenerationJob.objects.select_related("organization").prefetch_related("images")
-           .get(pk=job_id))
+    job = GenerationJob.objects.select_related("organization").get(pk=job_id)
+    # The payload (images, signed links) is built only when an endpoint listens.
     webhook_event_emit(organization=job.organization, event_type=f"generation.{job.status}",
-                       data=job_data(job, None))
+                       data=lambda: job_data(job, None))
     batch_job_settled(job_id=job_id)

@@ -9,6 +9,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 import httpx
@@ -117,8 +118,10 @@ def _deliveries_create(message: WebhookMessage, endpoints) -> list[WebhookDelive
     return deliveries
 
 
-def webhook_event_emit(*, organization, event_type: str, data: dict) -> WebhookMessage | None:
+def webhook_event_emit(*, organization, event_type: str,
+                       data: dict | Callable[[], dict]) -> WebhookMessage | None:
     """Announce `event_type` to every enabled endpoint of `organization` that subscribes to it.
+    `data` may be a function: it is called only when someone listens (payloads can be costly).
 
     Call it inside the transaction that makes the change: the message and its deliveries commit
     with it (or not at all), and the first attempts are enqueued on commit. Costs one query when
@@ -130,6 +133,8 @@ def webhook_event_emit(*, organization, event_type: str, data: dict) -> WebhookM
                  if endpoint.wants(event_type)]
     if not endpoints:
         return None
+    if callable(data):
+        data = data()
     with transaction.atomic():
         message = _message_create(organization=organization, event_type=event_type, data=data)
         _deliveries_create(message, endpoints)
