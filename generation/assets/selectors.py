@@ -37,34 +37,30 @@ def style_presets_of(*, brand: Brand):
     return StylePreset.objects.filter(brand=brand).order_by("name", "pk")
 
 
+def _one_visible(queryset, *, pk, brand: Brand | None, what: str, code: str, param: str):
+    """The row `pk` of a tenant-visible queryset (within `brand` when given), else a 404."""
+    if brand is not None:
+        queryset = queryset.filter(brand=brand)
+    found = queryset.filter(pk=pk).first()
+    if found is None:
+        raise NotFound(f"No such {what}.", code=code, param=param)
+    return found
+
+
 def asset_for(*, tenant: Tenant, asset_id, brand: Brand | None = None,
               param: str = "asset") -> BrandAsset:
-    assets = _visible(BrandAsset, tenant=tenant)
-    if brand is not None:
-        assets = assets.filter(brand=brand)
-    asset = assets.filter(pk=asset_id).first()
-    if asset is None:
-        raise NotFound("No such asset.", code="asset_not_found", param=param)
-    return asset
+    return _one_visible(_visible(BrandAsset, tenant=tenant), pk=asset_id, brand=brand,
+                        what="asset", code="asset_not_found", param=param)
 
 
 def character_for(*, tenant: Tenant, character_id, brand: Brand | None = None,
                   param: str = "character") -> Character:
-    characters = _visible(Character, tenant=tenant).prefetch_related("images__asset")
-    if brand is not None:
-        characters = characters.filter(brand=brand)
-    character = characters.filter(pk=character_id).first()
-    if character is None:
-        raise NotFound("No such character.", code="character_not_found", param=param)
-    return character
+    return _one_visible(_visible(Character, tenant=tenant).prefetch_related("images__asset"),
+                        pk=character_id, brand=brand, what="character",
+                        code="character_not_found", param=param)
 
 
 def style_preset_for(*, tenant: Tenant, preset_id, brand: Brand | None = None,
                      param: str = "style_preset") -> StylePreset:
-    presets = _visible(StylePreset, tenant=tenant)
-    if brand is not None:
-        presets = presets.filter(brand=brand)
-    preset = presets.filter(pk=preset_id).first()
-    if preset is None:
-        raise NotFound("No such style preset.", code="style_preset_not_found", param=param)
-    return preset
+    return _one_visible(_visible(StylePreset, tenant=tenant), pk=preset_id, brand=brand,
+                        what="style preset", code="style_preset_not_found", param=param)
