@@ -18,7 +18,7 @@ from billing.models import (
     SpendCap,
     Wallet,
 )
-from billing.money import format_usd
+from billing.money import format_bps, format_usd
 
 # Every BigIntegerField these admins edit is an amount of micro-USD: staff type dollars.
 USD_FORM_FIELDS = {models.BigIntegerField: {"form_class": UsdField}}
@@ -125,7 +125,7 @@ class OrganizationDiscountAdmin(admin.ModelAdmin):
 
     @admin.display(description="discount")
     def percent(self, obj):
-        return f"{obj.discount_bps / 100:g} %"
+        return f"{format_bps(obj.discount_bps)} %"
 
 
 @admin.register(PriceOverride)

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from billing.money import format_usd
+from billing.money import format_bps, format_usd
 
 
 class Wallet(models.Model):
@@ -195,7 +195,7 @@ class OrganizationDiscount(models.Model):
                                               name="discount_at_most_100_percent")]
 
     def __str__(self):
-        return f"{self.organization}: {self.discount_bps / 100:g} % off"
+        return f"{self.organization}: {format_bps(self.discount_bps)} % off"
 
 
 class PriceOverride(models.Model):

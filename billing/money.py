@@ -26,3 +26,9 @@ def format_usd(micros: int, *, symbol: bool = False) -> str:
 def money(micros: int) -> dict:
     """The API's representation of an amount: exact micros plus a display string."""
     return {"micros": micros, "usd": format_usd(micros)}
+
+
+def format_bps(basis_points: int) -> str:
+    """1000 -> '10'; 1050 -> '10.5'; 125 -> '1.25': a percentage from basis points, no floats."""
+    whole, fraction = divmod(basis_points, 100)
+    return f"{whole}.{fraction:02d}".rstrip("0").rstrip(".") if fraction else str(whole)

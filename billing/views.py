@@ -14,7 +14,7 @@ from accounts.selectors import brands_visible_to
 from billing import statements
 from billing.alerts import low_balance_threshold_set
 from billing.models import EntryKind
-from billing.money import format_usd, parse_usd
+from billing.money import format_bps, format_usd, parse_usd
 from billing.payments import selectors as payment_selectors
 from billing.payments import services as payments
 from billing.payments.gateway import stripe_configured
@@ -41,14 +41,14 @@ def buy_context(tenant) -> dict:
     offers = []
     for pack in payment_selectors.credit_packs_active():
         bonus, bp = payments.bonus_for(pack.amount)
-        offers.append({"pack": pack, "bonus": bonus, "percent": f"{bp / 100:g}",
+        offers.append({"pack": pack, "bonus": bonus, "percent": f"{format_bps(bp)}",
                        "credits": pack.amount + bonus})
     low, high = payments.purchase_limits()
     return {
         "configured": stripe_configured(),
         "frozen": bool(account and account.purchases_frozen_at),
         "packs": offers, "min_usd": format_usd(low), "max_usd": format_usd(high),
-        "bonus_rules": [{"min": rule.min_amount, "percent": f"{rule.bonus_bp / 100:g}"}
+        "bonus_rules": [{"min": rule.min_amount, "percent": f"{format_bps(rule.bonus_bp)}"}
                         for rule in payment_selectors.bonus_rules_active()],
         "account": account,
     }
@@ -122,7 +122,7 @@ def bonus_preview(request, tenant):
         return JsonResponse({"valid": False, "message": error.message})
     bonus, bp = payments.bonus_for(amount)
     return JsonResponse({"valid": True, "amount": format_usd(amount, symbol=True),
-                         "bonus": format_usd(bonus, symbol=True), "percent": f"{bp / 100:g}",
+                         "bonus": format_usd(bonus, symbol=True), "percent": f"{format_bps(bp)}",
                          "credits": format_usd(amount + bonus, symbol=True),
                          "message": payments.bonus_description(amount, bonus, bp)})
 

@@ -7,7 +7,7 @@ from rest_framework.views import APIView
 
 from accounts.models import Scope
 from accounts.tenancy import tenant_of
-from billing.money import money, parse_usd
+from billing.money import format_bps, money, parse_usd
 from billing.payments import selectors, services
 from billing.payments.gateway import stripe_configured
 from billing.payments.serializers import (
@@ -41,7 +41,7 @@ class CheckoutView(APIView):
             "payment": payment_out(payment),
             "amount": money(payment.amount),
             "bonus": money(payment.bonus),
-            "bonus_percent": f"{payment.bonus_bp / 100:g}",
+            "bonus_percent": f"{format_bps(payment.bonus_bp)}",
             "credits": money(payment.credits),
             "description": services.bonus_description(payment.amount, payment.bonus,
                                                       payment.bonus_bp),
@@ -56,13 +56,13 @@ class CreditPackList(APIView):
         for pack in selectors.credit_packs_active():
             bonus, bp = services.bonus_for(pack.amount)
             packs.append({"id": pack.pk, "name": pack.name, "amount": money(pack.amount),
-                          "bonus": money(bonus), "bonus_percent": f"{bp / 100:g}",
+                          "bonus": money(bonus), "bonus_percent": f"{format_bps(bp)}",
                           "credits": money(pack.amount + bonus)})
         return Response({
             "object": "list", "data": packs, "payments_available": stripe_configured(),
             "custom_amount": {"min": money(low), "max": money(high)},
             "bonus_rules": [{"min_amount": money(rule.min_amount),
-                             "bonus_percent": f"{rule.bonus_bp / 100:g}"}
+                             "bonus_percent": f"{format_bps(rule.bonus_bp)}"}
                             for rule in selectors.bonus_rules_active()],
         })
 

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from billing.money import format_usd
+from billing.money import format_bps, format_usd
 
 
 class CreditPack(models.Model):
@@ -46,7 +46,7 @@ class BonusRule(models.Model):
         ]
 
     def __str__(self):
-        return f"+{self.bonus_bp / 100:g} % from {format_usd(self.min_amount, symbol=True)}"
+        return f"+{format_bps(self.bonus_bp)} % from {format_usd(self.min_amount, symbol=True)}"
 
 
 class PaymentAccount(models.Model):

@@ -23,7 +23,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from billing.models import EntryKind, Wallet
-from billing.money import MICROS_PER_USD, format_usd, parse_usd
+from billing.money import MICROS_PER_USD, format_bps, format_usd, parse_usd
 from billing.payments.gateway import plain, stripe_client
 from billing.payments.models import (
     BonusRule,
@@ -100,7 +100,7 @@ def checkout_product_name(amount: int, bonus: int) -> str:
 def bonus_description(amount: int, bonus: int, bp: int) -> str:
     if not bonus:
         return f"{format_usd(amount, symbol=True)} of Atelier credits."
-    return (f"Includes a +{bp / 100:g} % bonus of {format_usd(bonus, symbol=True)}: "
+    return (f"Includes a +{format_bps(bp)} % bonus of {format_usd(bonus, symbol=True)}: "
             f"{format_usd(amount + bonus, symbol=True)} of credits in total.")
 
 
@@ -277,7 +277,7 @@ def payment_fulfil(*, payment_id, payment_intent_id: str | None = None,
         if payment.bonus:
             ledger_post(wallet=wallet, kind=EntryKind.BONUS, amount=payment.bonus,
                         idempotency_key=f"{key}:bonus", reference=key, actor=payment.created_by,
-                        memo=f"Purchase bonus +{payment.bonus_bp / 100:g} %")
+                        memo=f"Purchase bonus +{format_bps(payment.bonus_bp)} %")
         _debt_settle(account=account, wallet=wallet, key=key)
         payment.status = PaymentStatus.PAID
         payment.paid_at = timezone.now()
