@@ -45,13 +45,12 @@ def low_balance_notify(*, crossing: LowBalanceCrossing) -> None:
     """Runs on commit of the movement that crossed the threshold: enqueues the email (SMTP is
     network I/O and may be slow) and records the customer webhook `wallet.low_balance`, whose
     deliveries are sent by the webhook workers."""
-    from django_q.tasks import async_task
-
     from accounts.models import Organization
     from billing.money import money
+    from config.queue import enqueue
     from generation.webhooks.services import webhook_event_emit
 
-    async_task("billing.tasks.send_low_balance_email", crossing.wallet_id,
+    enqueue("billing.tasks.send_low_balance_email", crossing.wallet_id,
                crossing.crossed_at.isoformat(), task_name=f"low-balance:{crossing.wallet_id}")
     webhook_event_emit(
         organization=Organization.objects.get(pk=crossing.organization_id),

@@ -300,9 +300,9 @@ def payment_fulfil(*, payment_id, payment_intent_id: str | None = None,
 
 
 def _enqueue(func: str, *args) -> None:
-    from django_q.tasks import async_task
+    from config.queue import enqueue
 
-    async_task(func, *args)
+    enqueue(func, *args)
 
 
 def _debt_settle(*, account: PaymentAccount, wallet: Wallet, key: str) -> int:

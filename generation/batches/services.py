@@ -139,9 +139,9 @@ def batch_submit(*, tenant: Tenant, requests: list) -> Batch:
 
 
 def batch_fan_out_enqueue(*, batch_id) -> None:
-    from django_q.tasks import async_task
+    from config.queue import enqueue
 
-    async_task("generation.batches.tasks.enqueue_batch_jobs", str(batch_id),
+    enqueue("generation.batches.tasks.enqueue_batch_jobs", str(batch_id),
                task_name=f"batch:{batch_id}")
 
 

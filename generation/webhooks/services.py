@@ -159,9 +159,9 @@ def webhook_delivery_resend(*, delivery: WebhookDelivery) -> WebhookDelivery:
 
 
 def webhook_delivery_enqueue(*, delivery_id) -> None:
-    from django_q.tasks import async_task
+    from config.queue import enqueue
 
-    async_task("generation.webhooks.tasks.deliver_webhook", str(delivery_id),
+    enqueue("generation.webhooks.tasks.deliver_webhook", str(delivery_id),
                task_name=f"webhook:{delivery_id}")
 
 
