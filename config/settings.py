@@ -90,6 +90,15 @@ DATABASES = {
         env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'atelier.sqlite3'}", base_dir=BASE_DIR
     )
 }
+# A connection pool per process (Django's psycopg_pool support), turned on by config/asgi.py for
+# the web server: under ASGI every request runs on its own thread, and a connection per thread
+# (opened and closed per request) costs PostgreSQL a process fork each time. Workers and
+# management commands keep one persistent connection (CONN_MAX_AGE) instead.
+DATABASE_POOL_MAX = env_int("DATABASE_POOL_MAX", 0, minimum=0)
+if DATABASE_POOL_MAX and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps the connections instead
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": min(2, DATABASE_POOL_MAX), "max_size": DATABASE_POOL_MAX, "timeout": 30}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
