@@ -33,11 +33,14 @@ from generation.providers.base import (
     SafetyBlocked,
     Unavailable,
 )
+from generation.wakeups import DueListener
 
 logger = logging.getLogger(__name__)
 
 RETRY_LINGER_SECONDS = 10.0  # wait in-loop for retries due this soon; later ones are requeued
-CLAIM_POLL_SECONDS = 0.25  # how often a busy loop looks for newly due jobs
+# How often a busy loop looks for due jobs without being told: retries falling due, and every
+# new job when there is no Redis (with Redis, generation.wakeups tells the loop at once).
+CLAIM_POLL_SECONDS = 0.25
 RUN_BUDGET_SECONDS = 300.0  # stop claiming after this; well inside the django-q2 task timeout
 BACKOFF_CAP_SECONDS = 120.0
 
@@ -70,26 +73,49 @@ async def _dispatch() -> int:
     providers: dict = {}
     await _db(channels.channel_ensure_default_once)()
     limits = httpx.Limits(max_connections=capacity * 2, max_keepalive_connections=capacity)
-    async with httpx.AsyncClient(limits=limits, timeout=120) as client:
-        while True:
-            if len(running) < capacity and loop.time() < stop_claiming_at:
-                jobs = await _db(services.claim_due_jobs)(limit=capacity - len(running))
-                handled += len(jobs)
-                running.update(asyncio.create_task(_run_job(job, client, providers))
-                               for job in jobs)
-            if not running:
-                due_in = await _db(services.seconds_until_next_due)()
-                if due_in is None or due_in > RETRY_LINGER_SECONDS or (
-                        loop.time() >= stop_claiming_at):
-                    return handled
-                await asyncio.sleep(max(0.02, due_in))
-                continue
-            done, _ = await asyncio.wait(running, timeout=CLAIM_POLL_SECONDS,
-                                         return_when=asyncio.FIRST_COMPLETED)
-            running -= done
-            for task in done:
-                if task.exception() is not None:
-                    logger.error("job runner crashed", exc_info=task.exception())
+    listener = DueListener()
+    wake: asyncio.Task | None = None
+    claim = True
+    try:
+        async with httpx.AsyncClient(limits=limits, timeout=120) as client:
+            while True:
+                claiming = loop.time() < stop_claiming_at
+                if claim and len(running) < capacity and claiming:
+                    jobs = await _db(services.claim_due_jobs)(limit=capacity - len(running))
+                    handled += len(jobs)
+                    running.update(asyncio.create_task(_run_job(job, client, providers))
+                                   for job in jobs)
+                claim = False
+                if not running:
+                    due_in = await _db(services.seconds_until_next_due)()
+                    if due_in is None or due_in > RETRY_LINGER_SECONDS or not claiming:
+                        return handled
+                    await asyncio.sleep(max(0.02, due_in))
+                    claim = True
+                    continue
+                # Claim again when a job-due notice arrives (only while there is room to take
+                # it), and at least every CLAIM_POLL_SECONDS (retries falling due, lost notices).
+                waiting = set(running)
+                if len(running) < capacity and claiming:
+                    if wake is None:
+                        wake = asyncio.create_task(listener.wait(CLAIM_POLL_SECONDS))
+                    waiting.add(wake)
+                done, _ = await asyncio.wait(waiting, timeout=CLAIM_POLL_SECONDS,
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if wake is not None and wake in done:
+                    done.discard(wake)
+                    wake = None
+                    claim = True
+                elif not done:
+                    claim = True
+                running -= done
+                for task in done:
+                    if task.exception() is not None:
+                        logger.error("job runner crashed", exc_info=task.exception())
+    finally:
+        if wake is not None:
+            wake.cancel()  # a notice popped meanwhile is lost; the job's own task still runs it
+        await listener.close()
 
 
 async def _provider(route, model: str, client, cache: dict):

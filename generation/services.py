@@ -205,9 +205,13 @@ def _parent_for(tenant: Tenant, parent_id, model: str) -> GenerationJob:
 
 
 def job_enqueue(*, job_id) -> None:
-    from django_q.tasks import async_task
+    """After commit: wake a running dispatch loop at once (Redis mode), and queue the job's
+    django-q2 task, which starts a loop where none is running."""
+    from config.queue import enqueue
+    from generation.wakeups import job_due_notify
 
-    async_task("generation.tasks.run_job", str(job_id), task_name=f"job:{job_id}")
+    job_due_notify(job_id=job_id)
+    enqueue("generation.tasks.run_job", str(job_id), task_name=f"job:{job_id}")
 
 
 def claim_due_jobs(*, limit: int) -> list[GenerationJob]:
@@ -364,9 +368,9 @@ def job_sweep(*, now=None) -> dict:
 
 
 def job_enqueue_dispatch() -> None:
-    from django_q.tasks import async_task
+    from config.queue import enqueue
 
-    async_task("generation.tasks.dispatch_jobs", task_name="dispatch")
+    enqueue("generation.tasks.dispatch_jobs", task_name="dispatch")
 
 
 def _settle_blocked(job: GenerationJob, blocked: SafetyBlocked, *, provider_name: str = "",
