@@ -29,8 +29,8 @@ Q_WORKERS = os.environ.get("BENCH_Q_WORKERS", "2")
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _tree_rss_bytes(root_pid: int) -> int:
-    """Resident memory of a process and all its descendants, from /proc."""
+def _tree(root_pid: int) -> list[int]:
+    """A process and all its descendants, from /proc."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -40,10 +40,18 @@ def _tree_rss_bytes(root_pid: int) -> int:
             except (OSError, IndexError, ValueError):
                 continue
             children.setdefault(parent, []).append(int(entry))
-    total, stack = 0, [root_pid]
+    found, stack = [], [root_pid]
     while stack:
         pid = stack.pop()
+        found.append(pid)
         stack.extend(children.get(pid, []))
+    return found
+
+
+def _tree_rss_bytes(root_pid: int) -> int:
+    """Resident memory of a process and all its descendants."""
+    total = 0
+    for pid in _tree(root_pid):
         try:
             with open(f"/proc/{pid}/status") as status:
                 for line in status:
@@ -52,6 +60,20 @@ def _tree_rss_bytes(root_pid: int) -> int:
         except OSError:
             continue
     return total
+
+
+def _tree_cpu_seconds(root_pid: int) -> float:
+    """CPU time (user + system) used so far by a process and its descendants, the exited ones
+    included once their parent has reaped them."""
+    ticks = 0
+    for pid in _tree(root_pid):
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _database_url() -> str:

@@ -41,6 +41,10 @@ RETRY_LINGER_SECONDS = 10.0  # wait in-loop for retries due this soon; later one
 # How often a busy loop looks for due jobs without being told: retries falling due, and every
 # new job when there is no Redis (with Redis, generation.wakeups tells the loop at once).
 CLAIM_POLL_SECONDS = 0.25
+# Jobs one claim takes at most when loops are woken per job (Redis): a burst is shared among the
+# worker processes (each settles on its own database connection, one job after another) instead
+# of landing on the first to wake; every job's notice wakes a loop to take it.
+CLAIM_BATCH = 16
 RUN_BUDGET_SECONDS = 300.0  # stop claiming after this; well inside the django-q2 task timeout
 BACKOFF_CAP_SECONDS = 120.0
 
@@ -81,7 +85,9 @@ async def _dispatch() -> int:
             while True:
                 claiming = loop.time() < stop_claiming_at
                 if claim and len(running) < capacity and claiming:
-                    jobs = await _db(services.claim_due_jobs)(limit=capacity - len(running))
+                    room = capacity - len(running)
+                    jobs = await _db(services.claim_due_jobs)(
+                        limit=min(CLAIM_BATCH, room) if listener.notified else room)
                     handled += len(jobs)
                     running.update(asyncio.create_task(_run_job(job, client, providers))
                                    for job in jobs)

@@ -48,6 +48,11 @@ class DueListener:
         self._redis = (redis.asyncio.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2)
                        if settings.REDIS_URL else None)
 
+    @property
+    def notified(self) -> bool:
+        """Whether every queued job wakes a loop (else loops only poll)."""
+        return self._redis is not None
+
     async def wait(self, timeout: float) -> bool:
         if self._redis is None:
             await asyncio.sleep(timeout)
