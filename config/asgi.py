@@ -2,9 +2,9 @@
 
 The OpenAI- and Gemini-compatible surfaces (/v1, /v1beta, /v1alpha) are called with API keys,
 never with a browser session, so sessions, CSRF, authentication-from-cookie, messages and the
-other browser middleware have nothing to do there. Under ASGI each of those (sync) middlewares
-costs two thread hops per request, about a fifth of a sync request's web CPU, so those paths get
-a handler without them. Everything else goes through the full MIDDLEWARE stack.
+other browser middleware have nothing to do there; under ASGI each of those (sync) middlewares
+also costs two thread hops per request. Those paths get a handler without them. Everything else
+goes through the full MIDDLEWARE stack.
 """
 
 import os
