@@ -118,9 +118,8 @@ def _usage(jobs: list[GenerationJob]) -> dict:
     text_tokens = image_tokens = output_tokens = 0
     for job in jobs:
         reported = job.usage or {}
-        references = job.references.count()
         text_tokens += reported.get("promptTokenCount") or math.ceil(len(job.prompt) / 4)
-        image_tokens += references * _INPUT_IMAGE_TOKENS if not reported else 0
+        image_tokens += job.references.count() * _INPUT_IMAGE_TOKENS if not reported else 0
         output_tokens += reported.get("candidatesTokenCount") or \
             catalog.MODELS[job.model].output_tokens[job.tier]
     return {"input_tokens": text_tokens + image_tokens,
