@@ -60,6 +60,8 @@ class WorkerPass:
         self.max_age = max_age
         self._listening: set = set()
         self._listening_read_at: float | None = None
+        self.finished: list[tuple[tuple, asyncio.Future]] = []  # calls waiting to be settled
+        self.settler: asyncio.Task | None = None
 
     def may_have_listeners(self, organization_id) -> bool:
         """False when no enabled webhook endpoint of the organization existed a moment ago.
@@ -145,12 +147,61 @@ def _release(state: WorkerPass, route, outcome: str, error: str = "") -> None:
         state.channels.invalidate()  # the channel's health changed: read it again
 
 
-def _succeed(state: WorkerPass, route, job: GenerationJob, provider_name: str, result,
-             latency_ms: int, channel_name: str) -> None:
-    """Release and settle in one trip to the database thread."""
-    _release(state, route, "ok")
-    services._settle_success(job, provider_name, result, latency_ms, channel_name,
-                             may_have_listeners=state.may_have_listeners(job.organization_id))
+async def _succeed(state: WorkerPass, route, job: GenerationJob, provider_name: str, result,
+                   latency_ms: int, channel_name: str) -> None:
+    """Hand a successful call to the settler and wait until it is settled. Calls that finish
+    while the database thread settles others are settled together next, in one transaction:
+    no waiting added, and the busier the worker, the fewer round trips per job."""
+    future = asyncio.get_running_loop().create_future()
+    state.finished.append(((route, job, provider_name, result, latency_ms, channel_name), future))
+    if state.settler is None or state.settler.done():
+        state.settler = asyncio.create_task(_settle_finished(state))
+    await future
+
+
+async def _settle_finished(state: WorkerPass) -> None:
+    while state.finished:
+        group, state.finished = state.finished, []
+        try:
+            errors = await _db(_settle_group)(state, [call for call, _ in group])
+        except Exception as exc:  # e.g. Redis down while releasing: each job's crash path
+            errors = [exc] * len(group)
+        except BaseException:  # cancelled: no job may wait forever
+            for _, future in group:
+                future.cancel()
+            raise
+        for (_, future), error in zip(group, errors, strict=True):
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(error)
+
+
+def _settle_group(state: WorkerPass, calls: list[tuple]) -> list[Exception | None]:
+    """Release each call's channel, then settle the group in one transaction. Should that fail,
+    each call is settled on its own, so one bad job fails alone (its exception comes back)."""
+    successes = []
+    for route, job, provider_name, result, latency_ms, channel_name in calls:
+        _release(state, route, "ok")
+        successes.append(services.Success(
+            job=job, provider_name=provider_name, result=result, latency_ms=latency_ms,
+            channel_name=channel_name,
+            may_have_listeners=state.may_have_listeners(job.organization_id)))
+    if len(successes) > 1:
+        try:
+            services.jobs_settle_success(successes=successes)
+            return [None] * len(successes)
+        except Exception:
+            logger.exception("settling %d jobs together failed; settling each alone",
+                             len(successes))
+    errors: list[Exception | None] = []
+    for success in successes:
+        try:
+            services.jobs_settle_success(successes=[success])
+            errors.append(None)
+        except Exception as exc:
+            errors.append(exc)
+    return errors
 
 
 def _fail(state: WorkerPass, job: GenerationJob, status: str, code: str, message: str,
@@ -232,7 +283,7 @@ async def _attempt(job: GenerationJob, client: httpx.AsyncClient, state: WorkerP
                                  channel_name, provider.name)
             return
         latency_ms = int((time.monotonic() - started) * 1000)
-        await _db(_succeed)(state, route, job, provider.name, result, latency_ms, channel_name)
+        await _succeed(state, route, job, provider.name, result, latency_ms, channel_name)
         return
 
 

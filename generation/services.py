@@ -4,6 +4,7 @@ import base64
 import hashlib
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 
@@ -405,41 +406,79 @@ def _store_images(job: GenerationJob, result: ProviderResult) -> list[GeneratedI
     return images
 
 
+@dataclass(frozen=True)
+class Success:
+    """One call that brought images, waiting to be settled."""
+
+    job: GenerationJob
+    provider_name: str
+    result: ProviderResult
+    latency_ms: int
+    channel_name: str = ""
+    may_have_listeners: bool = True  # see `job_settled_announce`
+
+
 def _settle_success(job: GenerationJob, provider_name: str, result: ProviderResult,
                     latency_ms: int, channel_name: str = "", *,
                     may_have_listeners: bool = True) -> bool:
-    """The one place a job succeeds: files first, then status + capture in one transaction.
-    `may_have_listeners`: see `job_settled_announce`."""
-    images = _store_images(job, result)  # file writes happen before the transaction
+    """The one place a job succeeds (see `jobs_settle_success`); False when its attempt was
+    fenced out (swept or canceled while the call ran)."""
+    return jobs_settle_success(successes=[Success(
+        job=job, provider_name=provider_name, result=result, latency_ms=latency_ms,
+        channel_name=channel_name, may_have_listeners=may_have_listeners)])[0]
+
+
+def jobs_settle_success(*, successes: Sequence[Success]) -> list[bool]:
+    """Succeed one job or several at once (the worker settles the calls that finished together
+    in one transaction). Files first; then per job the fenced status update, its images and its
+    announcement; then the captures, last before COMMIT so the wallet row (every job of an
+    organization captures on it) stays locked briefly, in wallet order so that two workers'
+    groups never wait on each other's wallets in a cycle. Only a job whose fenced update landed
+    captures, so each reservation is charged at most once. Per job: landed or fenced out."""
+    stored = [_store_images(success.job, success.result) for success in successes]
     try:
         with transaction.atomic():
-            # `attempts=job.attempts` fences out a stale worker whose attempt was swept.
-            finished = GenerationJob.objects.filter(
-                pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts).update(
-                status=JobStatus.SUCCEEDED, finished_at=timezone.now(), provider=provider_name,
-                channel=channel_name, is_local_render=result.is_local_render,
-                model_version=result.model_version, text=result.text, usage=result.usage,
-                upstream_latency_ms=latency_ms, error_code="", error_message="",
-                model_turn={"role": result.model_turn.role, "parts": result.model_turn.parts}
-                if result.model_turn else None)
-            if not finished:
-                # Swept or canceled while we worked: it was settled elsewhere; keep nothing.
-                raise _Superseded
-            GeneratedImage.objects.bulk_create(images)
-            job.status = JobStatus.SUCCEEDED
-            job_settled_announce(job_id=job.pk, job=job, may_have_listeners=may_have_listeners)
-            # Last before COMMIT: the wallet row (every job of the organization captures on it)
-            # stays locked for as short a time as possible.
-            reservation_capture(reservation=job.reservation, brand=job.brand, api_key=job.api_key,
-                                memo=f"{job.model} {job.tier} {job.aspect_ratio}")
-    except _Superseded:
-        for image in images:
+            landed = [_job_mark_succeeded(success) for success in successes]
+            GeneratedImage.objects.bulk_create(
+                [image for ok, images in zip(landed, stored, strict=True) if ok
+                 for image in images])
+            settled = [success for ok, success in zip(landed, successes, strict=True) if ok]
+            for success in settled:
+                success.job.status = JobStatus.SUCCEEDED
+                job_settled_announce(job_id=success.job.pk, job=success.job,
+                                     may_have_listeners=success.may_have_listeners)
+            for success in sorted(settled, key=lambda s: (s.job.reservation.wallet_id,
+                                                          str(s.job.reservation_id))):
+                job = success.job
+                reservation_capture(reservation=job.reservation, brand=job.brand,
+                                    api_key=job.api_key,
+                                    memo=f"{job.model} {job.tier} {job.aspect_ratio}")
+    except BaseException:
+        for image in (image for images in stored for image in images):
             image.file.delete(save=False)
-        return False
-    # After the capture committed: may queue one auto-recharge top-up (database only, cheap).
-    if _may_auto_recharge(job):
-        auto_recharge_check(organization_id=job.organization_id)
-    return True
+        raise
+    # Fenced out: swept or canceled while we worked; it was settled elsewhere, keep nothing.
+    for ok, images in zip(landed, stored, strict=True):
+        for image in images if not ok else ():
+            image.file.delete(save=False)
+    # After the captures committed: may queue one auto-recharge top-up (database only, cheap).
+    for organization_id in dict.fromkeys(success.job.organization_id for success in settled
+                                         if _may_auto_recharge(success.job)):
+        auto_recharge_check(organization_id=organization_id)
+    return landed
+
+
+def _job_mark_succeeded(success: Success) -> bool:
+    # `attempts=job.attempts` fences out a stale worker whose attempt was swept.
+    job, result = success.job, success.result
+    return GenerationJob.objects.filter(
+        pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts).update(
+        status=JobStatus.SUCCEEDED, finished_at=timezone.now(), provider=success.provider_name,
+        channel=success.channel_name, is_local_render=result.is_local_render,
+        model_version=result.model_version, text=result.text, usage=result.usage,
+        upstream_latency_ms=success.latency_ms, error_code="", error_message="",
+        model_turn={"role": result.model_turn.role, "parts": result.model_turn.parts}
+        if result.model_turn else None) == 1
 
 
 def _may_auto_recharge(job: GenerationJob) -> bool:
@@ -454,10 +493,6 @@ def _may_auto_recharge(job: GenerationJob) -> bool:
     account = getattr(job.organization, "payment_account", None)
     return account is not None and account.auto_recharge_enabled and (
         account.purchases_frozen_at is None)
-
-
-class _Superseded(Exception):
-    pass
 
 
 def _settle_failure(job: GenerationJob, status: str, code: str, message: str,
