@@ -1,14 +1,16 @@
 """Channel services: routing, limits shared by every worker, the circuit breaker, and the
 default channel from GEMINI_API_KEY. Writes only; see docs/upstreams.md for the rules.
 
-Limits live in the database (`ChannelLease` rows counted under a row lock on the channel), so
-they hold across every worker process and machine in both run modes; a lease expires on its
-own, so a worker killed mid-call frees its slot after the channel's timeout.
+Limits live in the database (`ChannelLease` rows counted under a row lock on the channel), or
+in Redis when REDIS_URL is set (`channel_limits`: the Redis slot is the lease, no row is
+written); either way they hold across every worker process and machine, and a slot expires on
+its own, so a worker killed mid-call frees it after the channel's timeout.
 """
 
 import contextlib
 import logging
 import random
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -119,22 +121,52 @@ def _breaker_wait(channel: Channel, now) -> float:
     return max(0.5, ((channel.opened_at or now) + _cooldown() - now).total_seconds())
 
 
-def channel_route(*, model: str, job_id=None, exclude: frozenset[int] = frozenset()) -> Route | NoRoute:
+class ChannelSnapshot:
+    """The enabled channels as one worker's dispatch pass last read them, for Redis mode only
+    (database limits need the rows locked on every call). Read at most once per `max_age`
+    seconds instead of once per call, and again after anything that changes a channel's health
+    (`invalidate`), so a disabled or tripped channel stops taking this worker's calls within
+    about a second; the probe and the limits themselves stay atomic (conditional update, Redis
+    script), whatever the snapshot says."""
+
+    def __init__(self, max_age: float = 1.0):
+        self.max_age = max_age
+        self._read_at: float | None = None
+        self._channels: list[Channel] = []
+        self._any = False
+
+    def invalidate(self) -> None:
+        self._read_at = None
+
+    def enabled_channels(self) -> tuple[list[Channel], bool]:
+        """(enabled channels, whether any channel exists at all)."""
+        if self._read_at is None or time.monotonic() - self._read_at > self.max_age:
+            self._channels = list(Channel.objects.filter(enabled=True))
+            self._any = bool(self._channels) or Channel.objects.exists()
+            self._read_at = time.monotonic()
+        return self._channels, self._any
+
+
+def channel_route(*, model: str, job_id=None, exclude: frozenset[int] = frozenset(),
+                  snapshot: ChannelSnapshot | None = None) -> Route | NoRoute:
     """Pick the highest-priority healthy channel with room (weighted among equals) and take a
     lease on it. Disabled channels are never picked; `exclude` holds the ones this job already
-    failed on in this attempt (failover)."""
+    failed on in this attempt (failover). `snapshot` (Redis mode) saves reading the channels."""
     now = timezone.now()
     in_redis = channel_limits.enabled()
     # Database limits: a transaction holding the channel rows. Redis limits: no transaction
     # (no network I/O inside one); the Redis script is the atomic step.
     with contextlib.nullcontext() if in_redis else transaction.atomic():
-        rows = Channel.objects.filter(enabled=True)
+        if in_redis and snapshot is not None:
+            rows, any_channel = snapshot.enabled_channels()
+        else:
+            rows, any_channel = Channel.objects.filter(enabled=True), None
         if not in_redis:
             # Locking the candidate rows makes "count leases, then add one" atomic across workers.
             rows = rows.select_for_update()
         channels = [channel for channel in rows if channel.serves(model)]
         if not channels:
-            if not Channel.objects.exists():
+            if not (any_channel if any_channel is not None else Channel.objects.exists()):
                 return Route(channel=None, lease_id=None)
             return NoRoute(wait=None, reason=f"no enabled upstream channel serves {model}")
         candidates = [channel for channel in channels if channel.pk not in exclude]
@@ -158,15 +190,21 @@ def channel_route(*, model: str, job_id=None, exclude: frozenset[int] = frozense
                 if room_wait:
                     waits.append(room_wait)
                     continue
-                if probe and not Channel.objects.filter(
-                        pk=channel.pk, breaker_state=channel.breaker_state,
-                        probe_started_at=channel.probe_started_at).update(
-                        breaker_state=BreakerState.HALF_OPEN, probe_started_at=now):
-                    # Another worker took the probe first (no row lock in Redis mode).
-                    if token:
-                        channel_limits.slot_release(channel_id=channel.pk, token=token)
-                    waits.append(_breaker_wait(channel, now))
-                    continue
+                if probe:
+                    if snapshot is not None:
+                        snapshot.invalidate()  # the breaker moves either way
+                    if not Channel.objects.filter(
+                            pk=channel.pk, breaker_state=channel.breaker_state,
+                            probe_started_at=channel.probe_started_at).update(
+                            breaker_state=BreakerState.HALF_OPEN, probe_started_at=now):
+                        # Another worker took the probe first (no row lock in Redis mode).
+                        if token:
+                            channel_limits.slot_release(channel_id=channel.pk, token=token)
+                        waits.append(_breaker_wait(channel, now))
+                        continue
+                if in_redis:
+                    # The Redis slot (if the channel has limits) is the lease: no row to write.
+                    return Route(channel=channel, lease_id=None, probe=probe, slot_token=token)
                 lease = ChannelLease.objects.create(
                     channel=channel, job_id=job_id, acquired_at=now,
                     expires_at=now + timedelta(seconds=channel.timeout_seconds + 5))
@@ -186,10 +224,16 @@ def channel_release(*, route: Route, outcome: str, error: str = "") -> None:
         return
     now = timezone.now()
     channel = route.channel
-    ChannelLease.objects.filter(pk=route.lease_id).update(released_at=now)
+    if route.lease_id is not None:
+        ChannelLease.objects.filter(pk=route.lease_id).update(released_at=now)
     if route.slot_token:
         channel_limits.slot_release(channel_id=channel.pk, token=route.slot_token)
     if outcome == "ok":
+        if channel.breaker_state == BreakerState.CLOSED and channel.consecutive_failures == 0:
+            # As the route read it: nothing to reset (the usual case, so no UPDATE per call).
+            # A failure another worker recorded since that read is reset by the next success
+            # routed on a fresher read (snapshots are at most about a second old).
+            return
         Channel.objects.filter(pk=channel.pk).exclude(
             breaker_state=BreakerState.CLOSED, consecutive_failures=0).update(
             breaker_state=BreakerState.CLOSED, consecutive_failures=0, opened_at=None,

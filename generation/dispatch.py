@@ -8,7 +8,9 @@ process thus holds up to WORKER_CONCURRENCY calls in flight.
 
 Database work stays synchronous and on the worker's own thread (`sync_to_async` with
 thread_sensitive=True under `async_to_sync`): one connection per process, the same services
-and transactions as everywhere else, and short compared with the upstream wait.
+and transactions as everywhere else, and short compared with the upstream wait. Being serial
+per process, it is kept small per job (see `WorkerPass`): the claim loads what the run and the
+settlement read, and what hardly changes is read once a second per pass, not once per job.
 
 Retries never sleep in a worker: a retried job goes back to `queued` with `next_attempt_at`;
 this loop lingers for retries due within RETRY_LINGER_SECONDS, later ones are picked up by the
@@ -53,6 +55,33 @@ def _db(function):
     return sync_to_async(function, thread_sensitive=True)
 
 
+class WorkerPass:
+    """What one dispatch pass keeps between its jobs: a provider client per channel version, the
+    enabled channels (Redis mode; see `channels.ChannelSnapshot`) and which organizations have a
+    webhook endpoint, each read at most once per `max_age` seconds. Used on the worker's
+    database thread only."""
+
+    def __init__(self, max_age: float = 1.0):
+        self.providers: dict = {}
+        self.channels = channels.ChannelSnapshot(max_age=max_age)
+        self.max_age = max_age
+        self._listening: set = set()
+        self._listening_read_at: float | None = None
+        self.finished: list[tuple[tuple, asyncio.Future]] = []  # calls waiting to be settled
+        self.settler: asyncio.Task | None = None
+
+    def may_have_listeners(self, organization_id) -> bool:
+        """False when no enabled webhook endpoint of the organization existed a moment ago.
+        An endpoint created meanwhile hears of jobs settled from about a second later on."""
+        from generation.webhooks.selectors import organizations_listening
+
+        now = time.monotonic()
+        if self._listening_read_at is None or now - self._listening_read_at > self.max_age:
+            self._listening = organizations_listening()
+            self._listening_read_at = now
+        return organization_id in self._listening
+
+
 def backoff_delay(attempt: int, error: ProviderError) -> float:
     """429: the upstream's RetryInfo delay (fractions kept) plus a little jitter; other retryable
     errors: exponential backoff with full jitter around the base."""
@@ -74,7 +103,7 @@ async def _dispatch() -> int:
     capacity = settings.WORKER_CONCURRENCY
     running: set[asyncio.Task] = set()
     handled = 0
-    providers: dict = {}
+    providers = WorkerPass()  # per-pass caches (named for the provider clients it began with)
     await _db(channels.channel_ensure_default_once)()
     limits = httpx.Limits(max_connections=capacity * 2, max_keepalive_connections=capacity)
     listener = DueListener()
@@ -134,26 +163,101 @@ async def _provider(route, model: str, client, cache: dict):
     return cache[key]
 
 
-async def _run_job(job: GenerationJob, client: httpx.AsyncClient, providers: dict) -> None:
+async def _run_job(job: GenerationJob, client: httpx.AsyncClient, state: WorkerPass) -> None:
     """One attempt of one job; a bug of ours must not strand it in `running` until the sweep."""
     try:
-        await _attempt(job, client, providers)
+        await _attempt(job, client, state)
     except Exception as exc:
         logger.exception("job %s crashed in the worker", job.id)
         await _db(services._settle_failure)(job, JobStatus.FAILED, "internal_error",
                                             f"The worker failed on this job ({type(exc).__name__}).")
 
 
-async def _attempt(job: GenerationJob, client: httpx.AsyncClient, providers: dict) -> None:
+def _release(state: WorkerPass, route, outcome: str, error: str = "") -> None:
+    channels.channel_release(route=route, outcome=outcome, error=error)
+    if outcome != "ok":
+        state.channels.invalidate()  # the channel's health changed: read it again
+
+
+async def _succeed(state: WorkerPass, route, job: GenerationJob, provider_name: str, result,
+                   latency_ms: int, channel_name: str) -> None:
+    """Hand a successful call to the settler and wait until it is settled. Calls that finish
+    while the database thread settles others are settled together next, in one transaction:
+    no waiting added, and the busier the worker, the fewer round trips per job."""
+    future = asyncio.get_running_loop().create_future()
+    state.finished.append(((route, job, provider_name, result, latency_ms, channel_name), future))
+    if state.settler is None or state.settler.done():
+        state.settler = asyncio.create_task(_settle_finished(state))
+    await future
+
+
+async def _settle_finished(state: WorkerPass) -> None:
+    while state.finished:
+        group, state.finished = state.finished, []
+        try:
+            errors = await _db(_settle_group)(state, [call for call, _ in group])
+        except Exception as exc:  # e.g. Redis down while releasing: each job's crash path
+            errors = [exc] * len(group)
+        except BaseException:  # cancelled: no job may wait forever
+            for _, future in group:
+                future.cancel()
+            raise
+        for (_, future), error in zip(group, errors, strict=True):
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(error)
+
+
+def _settle_group(state: WorkerPass, calls: list[tuple]) -> list[Exception | None]:
+    """Release each call's channel, then settle the group in one transaction. Should that fail,
+    each call is settled on its own, so one bad job fails alone (its exception comes back)."""
+    successes = []
+    for route, job, provider_name, result, latency_ms, channel_name in calls:
+        _release(state, route, "ok")
+        successes.append(services.Success(
+            job=job, provider_name=provider_name, result=result, latency_ms=latency_ms,
+            channel_name=channel_name,
+            may_have_listeners=state.may_have_listeners(job.organization_id)))
+    if len(successes) > 1:
+        try:
+            services.jobs_settle_success(successes=successes)
+            return [None] * len(successes)
+        except Exception:
+            logger.exception("settling %d jobs together failed; settling each alone",
+                             len(successes))
+    errors: list[Exception | None] = []
+    for success in successes:
+        try:
+            services.jobs_settle_success(successes=[success])
+            errors.append(None)
+        except Exception as exc:
+            errors.append(exc)
+    return errors
+
+
+def _fail(state: WorkerPass, job: GenerationJob, status: str, code: str, message: str,
+          channel_name: str = "", *, provider_name: str = "", route=None,
+          outcome: str = "") -> None:
+    if route is not None:
+        _release(state, route, outcome)
+    services._settle_failure(job, status, code, message, channel_name,
+                             provider_name=provider_name,
+                             may_have_listeners=state.may_have_listeners(job.organization_id))
+
+
+async def _attempt(job: GenerationJob, client: httpx.AsyncClient, state: WorkerPass) -> None:
     """Route, call, fail over between channels, then settle or requeue."""
-    # Reads reference files and earlier turns: database and storage, so on the worker's thread.
+    # Reads reference files and earlier turns: database and storage, so on the worker's thread
+    # (the claim loaded the reference rows).
     request = await _db(services.image_request_for)(job)
     tried: set[int] = set()
     last_error: ProviderError | None = None
     last_channel = ""
     while True:
         route = await _db(channels.channel_route)(model=job.model, job_id=job.id,
-                                                  exclude=frozenset(tried))
+                                                  exclude=frozenset(tried),
+                                                  snapshot=state.channels)
         if isinstance(route, channels.NoRoute):
             if route.wait is not None and last_error is None:
                 # Every channel is busy or open: wait for room without spending an attempt.
@@ -168,61 +272,59 @@ async def _attempt(job: GenerationJob, client: httpx.AsyncClient, providers: dic
                                                 message=f"Retrying in {delay:.1f}s: "
                                                         f"{last_error.message}")
             elif last_error is not None:
-                await _retry_or_fail(job, last_error, last_channel)
+                await _retry_or_fail(state, job, last_error, last_channel)
             else:
-                await _db(services._settle_failure)(job, JobStatus.FAILED, "no_upstream",
-                                                    route.reason.capitalize() + ".")
+                await _db(_fail)(state, job, JobStatus.FAILED, "no_upstream",
+                                 route.reason.capitalize() + ".")
             return
         channel_name = route.channel.name if route.channel else ""
-        provider = await _provider(route, job.model, client, providers)
+        provider = await _provider(route, job.model, client, state.providers)
         started = time.monotonic()
         try:
             result = await provider.generate(request)
         except SafetyBlocked as blocked:
-            await _db(channels.channel_release)(route=route, outcome="ok")
+            await _db(_release)(state, route, "ok")
             # Moderation owns blocks: the case, the charge policy and the settlement.
             await _db(services._settle_blocked)(job, blocked, provider_name=provider.name,
                                                 channel_name=channel_name)
             return
         except AuthenticationFailed as error:
-            await _db(channels.channel_release)(route=route, outcome="auth", error=error.message)
+            await _db(_release)(state, route, "auth", error.message)
             tried.add(route.channel.pk)
             last_error, last_channel = error, channel_name
             continue  # fail over: this channel is out of rotation now
         except ProviderError as error:
             if not error.retryable:  # 400, NO_IMAGE: the same request fails anywhere
-                await _db(channels.channel_release)(route=route, outcome="neutral")
-                await _db(services._settle_failure)(job, JobStatus.FAILED, error.code,
-                                                    error.message, channel_name,
-                                                    provider_name=provider.name)
+                await _db(_fail)(state, job, JobStatus.FAILED, error.code, error.message,
+                                 channel_name, provider_name=provider.name, route=route,
+                                 outcome="neutral")
                 return
-            await _db(channels.channel_release)(route=route, outcome="failure",
-                                                error=f"{error.code}: {error.message}")
+            await _db(_release)(state, route, "failure", f"{error.code}: {error.message}")
             if route.channel is None:
                 last_error = error
-                await _retry_or_fail(job, error, channel_name, provider.name)
+                await _retry_or_fail(state, job, error, channel_name, provider.name)
                 return
             tried.add(route.channel.pk)
             last_error, last_channel = error, channel_name
             continue  # fail over to the next channel on 429, 5xx, timeouts
         except Exception as exc:  # a provider bug must not strand the job in `running`
             logger.exception("provider %s crashed on job %s", provider.name, job.id)
-            await _db(channels.channel_release)(route=route, outcome="failure", error=repr(exc))
-            await _retry_or_fail(job, Unavailable(f"internal error calling upstream: {exc!r}"),
+            await _db(_release)(state, route, "failure", repr(exc))
+            await _retry_or_fail(state, job,
+                                 Unavailable(f"internal error calling upstream: {exc!r}"),
                                  channel_name, provider.name)
             return
         latency_ms = int((time.monotonic() - started) * 1000)
-        await _db(channels.channel_release)(route=route, outcome="ok")
-        await _db(services._settle_success)(job, provider.name, result, latency_ms, channel_name)
+        await _succeed(state, route, job, provider.name, result, latency_ms, channel_name)
         return
 
 
-async def _retry_or_fail(job: GenerationJob, error: ProviderError, channel_name: str,
-                         provider_name: str = "") -> None:
+async def _retry_or_fail(state: WorkerPass, job: GenerationJob, error: ProviderError,
+                         channel_name: str, provider_name: str = "") -> None:
     if error.retryable and job.attempts < settings.JOB_MAX_ATTEMPTS:
         delay = backoff_delay(job.attempts, error)
         await _db(services.job_requeue)(job=job, delay=delay, code=error.code,
                                         message=f"Retrying in {delay:.1f}s: {error.message}")
         return
-    await _db(services._settle_failure)(job, JobStatus.FAILED, error.code, error.message,
-                                        channel_name, provider_name=provider_name)
+    await _db(_fail)(state, job, JobStatus.FAILED, error.code, error.message, channel_name,
+                     provider_name=provider_name)

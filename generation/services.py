@@ -4,6 +4,7 @@ import base64
 import hashlib
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 
@@ -233,8 +234,12 @@ def claim_due_jobs(*, limit: int) -> list[GenerationJob]:
             status=JobStatus.RUNNING, attempts=F("attempts") + 1, started_at=now,
             next_attempt_at=None,
             deadline_at=now + timedelta(seconds=settings.JOB_DEADLINE_SECONDS))
-    return list(GenerationJob.objects.select_related("reservation", "brand", "api_key")
-                .filter(pk__in=ids, status=JobStatus.RUNNING, started_at=now))
+    # Everything the run and the settlement read, loaded here once for the whole batch: the
+    # organization (with its payment account: auto-recharge), the batch item, the references.
+    return list(GenerationJob.objects.select_related(
+        "reservation", "brand", "api_key", "organization__payment_account", "batch_item")
+        .prefetch_related("references")
+        .filter(pk__in=ids, status=JobStatus.RUNNING, started_at=now))
 
 
 def seconds_until_next_due(*, now=None) -> float | None:
@@ -405,45 +410,99 @@ def _store_images(job: GenerationJob, result: ProviderResult) -> list[GeneratedI
     return images
 
 
+@dataclass(frozen=True)
+class Success:
+    """One call that brought images, waiting to be settled."""
+
+    job: GenerationJob
+    provider_name: str
+    result: ProviderResult
+    latency_ms: int
+    channel_name: str = ""
+    may_have_listeners: bool = True  # see `job_settled_announce`
+
+
 def _settle_success(job: GenerationJob, provider_name: str, result: ProviderResult,
-                    latency_ms: int, channel_name: str = "") -> bool:
-    """The one place a job succeeds: files first, then status + capture in one transaction."""
-    images = _store_images(job, result)  # file writes happen before the transaction
+                    latency_ms: int, channel_name: str = "", *,
+                    may_have_listeners: bool = True) -> bool:
+    """The one place a job succeeds (see `jobs_settle_success`); False when its attempt was
+    fenced out (swept or canceled while the call ran)."""
+    return jobs_settle_success(successes=[Success(
+        job=job, provider_name=provider_name, result=result, latency_ms=latency_ms,
+        channel_name=channel_name, may_have_listeners=may_have_listeners)])[0]
+
+
+def jobs_settle_success(*, successes: Sequence[Success]) -> list[bool]:
+    """Succeed one job or several at once (the worker settles the calls that finished together
+    in one transaction). Files first; then per job the fenced status update, its images and its
+    announcement; then the captures, last before COMMIT so the wallet row (every job of an
+    organization captures on it) stays locked briefly, in wallet order so that two workers'
+    groups never wait on each other's wallets in a cycle. Only a job whose fenced update landed
+    captures, so each reservation is charged at most once. Per job: landed or fenced out."""
+    stored = [_store_images(success.job, success.result) for success in successes]
     try:
         with transaction.atomic():
-            # `attempts=job.attempts` fences out a stale worker whose attempt was swept.
-            finished = GenerationJob.objects.filter(
-                pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts).update(
-                status=JobStatus.SUCCEEDED, finished_at=timezone.now(), provider=provider_name,
-                channel=channel_name, is_local_render=result.is_local_render,
-                model_version=result.model_version, text=result.text, usage=result.usage,
-                upstream_latency_ms=latency_ms, error_code="", error_message="",
-                model_turn={"role": result.model_turn.role, "parts": result.model_turn.parts}
-                if result.model_turn else None)
-            if not finished:
-                # Swept or canceled while we worked: it was settled elsewhere; keep nothing.
-                raise _Superseded
-            GeneratedImage.objects.bulk_create(images)
-            reservation_capture(reservation=job.reservation, brand=job.brand, api_key=job.api_key,
-                                memo=f"{job.model} {job.tier} {job.aspect_ratio}")
-            job_settled_announce(job_id=job.pk)
-    except _Superseded:
-        for image in images:
+            landed = [_job_mark_succeeded(success) for success in successes]
+            GeneratedImage.objects.bulk_create(
+                [image for ok, images in zip(landed, stored, strict=True) if ok
+                 for image in images])
+            settled = [success for ok, success in zip(landed, successes, strict=True) if ok]
+            for success in settled:
+                success.job.status = JobStatus.SUCCEEDED
+                job_settled_announce(job_id=success.job.pk, job=success.job,
+                                     may_have_listeners=success.may_have_listeners)
+            for success in sorted(settled, key=lambda s: (s.job.reservation.wallet_id,
+                                                          str(s.job.reservation_id))):
+                job = success.job
+                reservation_capture(reservation=job.reservation, brand=job.brand,
+                                    api_key=job.api_key,
+                                    memo=f"{job.model} {job.tier} {job.aspect_ratio}")
+    except BaseException:
+        for image in (image for images in stored for image in images):
             image.file.delete(save=False)
-        return False
-    # After the capture committed: may queue one auto-recharge top-up (database only, cheap).
-    auto_recharge_check(organization_id=job.organization_id)
-    return True
+        raise
+    # Fenced out: swept or canceled while we worked; it was settled elsewhere, keep nothing.
+    for ok, images in zip(landed, stored, strict=True):
+        for image in images if not ok else ():
+            image.file.delete(save=False)
+    # After the captures committed: may queue one auto-recharge top-up (database only, cheap).
+    for organization_id in dict.fromkeys(success.job.organization_id for success in settled
+                                         if _may_auto_recharge(success.job)):
+        auto_recharge_check(organization_id=organization_id)
+    return landed
 
 
-class _Superseded(Exception):
-    pass
+def _job_mark_succeeded(success: Success) -> bool:
+    # `attempts=job.attempts` fences out a stale worker whose attempt was swept.
+    job, result = success.job, success.result
+    return GenerationJob.objects.filter(
+        pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts).update(
+        status=JobStatus.SUCCEEDED, finished_at=timezone.now(), provider=success.provider_name,
+        channel=success.channel_name, is_local_render=result.is_local_render,
+        model_version=result.model_version, text=result.text, usage=result.usage,
+        upstream_latency_ms=success.latency_ms, error_code="", error_message="",
+        model_turn={"role": result.model_turn.role, "parts": result.model_turn.parts}
+        if result.model_turn else None) == 1
+
+
+def _may_auto_recharge(job: GenerationJob) -> bool:
+    """False when the claim already read that the organization has no auto-recharge to check.
+    Turned on since the claim, it is checked by the organization's next job (the check compares
+    the wallet as it is then, so no crossing is missed for long)."""
+    from accounts.models import Organization
+
+    if not (GenerationJob.organization.is_cached(job)
+            and Organization.payment_account.is_cached(job.organization)):
+        return True
+    account = getattr(job.organization, "payment_account", None)
+    return account is not None and account.auto_recharge_enabled and (
+        account.purchases_frozen_at is None)
 
 
 def _settle_failure(job: GenerationJob, status: str, code: str, message: str,
                     channel_name: str = "", *, block_reason: str = "",
-                    provider_name: str = "") -> bool:
-    """The one place a job fails: status + release + announce in one transaction."""
+                    provider_name: str = "", may_have_listeners: bool = True) -> bool:
+    """The one place a job fails: status + announce + release in one transaction."""
     with transaction.atomic():
         ended = GenerationJob.objects.filter(
             pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts).update(
@@ -452,8 +511,9 @@ def _settle_failure(job: GenerationJob, status: str, code: str, message: str,
             **({"channel": channel_name} if channel_name else {}),
             **({"provider": provider_name} if provider_name else {}))
         if ended:
-            reservation_release(reservation=job.reservation)
-            job_settled_announce(job_id=job.pk)
+            job.status = status
+            job_settled_announce(job_id=job.pk, job=job, may_have_listeners=may_have_listeners)
+            reservation_release(reservation=job.reservation)  # last: the wallet row lock
     return bool(ended)
 
 
@@ -469,17 +529,30 @@ def job_cancel(*, job: GenerationJob) -> bool:
     return bool(canceled)
 
 
-def job_settled_announce(*, job_id) -> None:
+def job_settled_announce(*, job_id, job: GenerationJob | None = None,
+                         may_have_listeners: bool = True) -> None:
     """What customers see when a job reaches a terminal state: the `generation.<status>` webhook,
     its batch's progress, and (after commit) a wake-up for requests waiting on it. Every path
-    that ends a job calls this inside its settling transaction, so all of it commits with it."""
+    that ends a job calls this inside its settling transaction, so all of it commits with it.
+
+    The worker passes the `job` it settles (its `status` set to the terminal one; organization
+    and batch item loaded by the claim) instead of having it read again, and
+    `may_have_listeners=False` when it read, at most about a second ago, that the organization
+    has no enabled webhook endpoint."""
     transaction.on_commit(partial(job_signal_finished, job_id=job_id))
     from generation.batches.services import batch_job_settled
     from generation.serializers import job_data
     from generation.webhooks.services import webhook_event_emit
 
-    job = GenerationJob.objects.select_related("organization").get(pk=job_id)
-    # The payload (images, signed links) is built only when an endpoint listens.
-    webhook_event_emit(organization=job.organization, event_type=f"generation.{job.status}",
-                       data=lambda: job_data(job, None))
-    batch_job_settled(job_id=job_id)
+    loaded = job is None
+    if loaded:
+        job = GenerationJob.objects.select_related("organization", "batch_item").get(pk=job_id)
+    if may_have_listeners:
+        # The payload (images, signed links) is built only when an endpoint listens, from the
+        # row as this transaction wrote it.
+        webhook_event_emit(organization=job.organization, event_type=f"generation.{job.status}",
+                           data=lambda: job_data(job if loaded else GenerationJob.objects.get(
+                               pk=job_id), None))
+    batch_item = getattr(job, "batch_item", None)  # loaded with the job: no query
+    if batch_item is not None:
+        batch_job_settled(job_id=job_id, batch_id=batch_item.batch_id)

@@ -169,9 +169,12 @@ def _complete_if_done(batch_id) -> None:
                        data=batch_summary(batch))
 
 
-def batch_job_settled(*, job_id) -> None:
-    """Called in the transaction that moved a job to a terminal state (exactly once per job)."""
-    batch_id = BatchItem.objects.filter(job_id=job_id).values_list("batch_id", flat=True).first()
+def batch_job_settled(*, job_id, batch_id=None) -> None:
+    """Called in the transaction that moved a job to a terminal state (exactly once per job).
+    `batch_id`: the job's batch, when the caller has it already."""
+    if batch_id is None:
+        batch_id = (BatchItem.objects.filter(job_id=job_id)
+                    .values_list("batch_id", flat=True).first())
     if batch_id is None:
         return
     Batch.objects.filter(pk=batch_id).update(remaining=F("remaining") - 1)

@@ -37,3 +37,10 @@ def delivery_for(*, tenant: Tenant, delivery_id) -> WebhookDelivery:
     if delivery is None:
         raise NotFound("No such webhook delivery.", code="delivery_not_found")
     return delivery
+
+
+def organizations_listening() -> set:
+    """Ids of the organizations with at least one enabled endpoint (not tenant-scoped: for the
+    worker, which skips building events nobody would receive)."""
+    return set(WebhookEndpoint.objects.filter(enabled=True)
+               .values_list("organization_id", flat=True).distinct())
