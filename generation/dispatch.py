@@ -103,7 +103,7 @@ async def _dispatch() -> int:
     capacity = settings.WORKER_CONCURRENCY
     running: set[asyncio.Task] = set()
     handled = 0
-    providers = WorkerPass()  # per-pass caches (named for the provider clients it began with)
+    state = WorkerPass()  # this pass's caches and its settlement queue
     await _db(channels.channel_ensure_default_once)()
     limits = httpx.Limits(max_connections=capacity * 2, max_keepalive_connections=capacity)
     listener = DueListener()
@@ -118,7 +118,7 @@ async def _dispatch() -> int:
                     jobs = await _db(services.claim_due_jobs)(
                         limit=min(CLAIM_BATCH, room) if listener.notified else room)
                     handled += len(jobs)
-                    running.update(asyncio.create_task(_run_job(job, client, providers))
+                    running.update(asyncio.create_task(_run_job(job, client, state))
                                    for job in jobs)
                 claim = False
                 if not running:
