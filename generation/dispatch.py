@@ -121,7 +121,10 @@ async def _dispatch() -> int:
                     running.update(asyncio.create_task(_run_job(job, client, state))
                                    for job in jobs)
                 claim = False
+                await listener.heartbeat(has_room=claiming and len(running) < capacity)
                 if not running:
+                    # Withdrawn before the last look: a job committed after it gets its own task.
+                    await listener.withdraw()
                     due_in = await _db(services.seconds_until_next_due)()
                     if due_in is None or due_in > RETRY_LINGER_SECONDS or not claiming:
                         return handled

@@ -206,13 +206,13 @@ def _parent_for(tenant: Tenant, parent_id, model: str) -> GenerationJob:
 
 
 def job_enqueue(*, job_id) -> None:
-    """After commit: wake a running dispatch loop at once (Redis mode), and queue the job's
-    django-q2 task, which starts a loop where none is running."""
+    """After commit: wake a running dispatch loop at once (Redis mode); when no loop with room
+    is alive, queue the job's django-q2 task, which starts one (generation.wakeups)."""
     from config.queue import enqueue
     from generation.wakeups import job_due_notify
 
-    job_due_notify(job_id=job_id)
-    enqueue("generation.tasks.run_job", str(job_id), task_name=f"job:{job_id}")
+    if not job_due_notify(job_id=job_id):
+        enqueue("generation.tasks.run_job", str(job_id), task_name=f"job:{job_id}")
 
 
 def claim_due_jobs(*, limit: int) -> list[GenerationJob]:
