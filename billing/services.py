@@ -13,7 +13,6 @@ from billing.alerts import LowBalanceCrossing, low_balance_notify, low_balance_t
 from billing.models import (
     EntryKind,
     LedgerEntry,
-    PriceItem,
     PriceList,
     Reservation,
     ReservationStatus,
@@ -22,7 +21,9 @@ from billing.models import (
 )
 from billing.money import format_usd
 from billing.pricing import PricingTerms, pricing_terms_of
+from billing.reference import PricedList, organization_terms, priced_list_in_effect
 from billing.spend_caps import spend_caps_enforce, spend_caps_of
+from config import refcache
 from config.errors import DomainError, InsufficientCredits
 
 
@@ -185,21 +186,35 @@ def _loaded(instance):
 
 
 def reservation_open(*, organization, amount: int, reference: str, expires_at: datetime,
-                     brand=None, api_key=None) -> Reservation:
+                     brand=None, api_key=None, reservation_id=None) -> Reservation:
     """Hold `amount` for one job. Fails with InsufficientCredits, or with the spend cap of
-    `brand` or `api_key` that it would exceed, and then writes nothing.
+    `brand` or `api_key` that it would exceed, and then writes nothing. `reservation_id` lets a
+    caller insert rows pointing at the reservation first (foreign keys are checked at commit).
 
     Caps are checked while the wallet row is locked: every submit of the organization waits
     for that lock, so two submits can never both fit under the same cap."""
-    caps = spend_caps_of(brand=brand, api_key=api_key)
+    caps = spend_caps_of(brand=brand, api_key=api_key) \
+        if spend_caps_may_apply(organization, brand=brand, api_key=api_key) else []
     if not caps:
-        return _reservation_insert(organization, amount, reference, expires_at, brand, api_key)
+        return _reservation_insert(organization, amount, reference, expires_at, brand, api_key,
+                                   reservation_id)
     with transaction.atomic():
         wallet = Wallet.objects.select_for_update().get(organization=organization)
         if amount > wallet.available:
             raise _insufficient(amount, wallet.available)
         spend_caps_enforce(caps=caps, amount=amount)
-        return _reservation_insert(organization, amount, reference, expires_at, brand, api_key)
+        return _reservation_insert(organization, amount, reference, expires_at, brand, api_key,
+                                   reservation_id)
+
+
+def spend_caps_may_apply(organization, *, brand, api_key) -> bool:
+    """False only when it is known (from the organization's memoized terms) that neither
+    `brand` nor `api_key` has a spend cap, so `spend_caps_of` need not be asked."""
+    if not refcache.enabled() or (brand is None and api_key is None):
+        return brand is not None or api_key is not None
+    terms = organization_terms(organization.pk)
+    return (brand is not None and brand.pk in terms.capped_brand_ids) or \
+        (api_key is not None and api_key.pk in terms.capped_api_key_ids)
 
 
 def _insufficient(amount: int, available: int) -> InsufficientCredits:
@@ -216,14 +231,14 @@ def _single_statement_sql() -> bool:
 
 
 def _reservation_insert(organization, amount, reference, expires_at, brand,
-                        api_key) -> Reservation:
+                        api_key, reservation_id=None) -> Reservation:
     if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
         raise ValueError(f"amount must be a non-negative int of micro-USD, got {amount!r}")
     if not _single_statement_sql():
         return _reservation_insert_orm(organization, amount, reference, expires_at, brand,
-                                       api_key)
+                                       api_key, reservation_id)
     now = timezone.now()
-    reservation_id = uuid.uuid4()
+    reservation_id = reservation_id or uuid.uuid4()
     with connection.cursor() as cursor:
         cursor.execute(_OPEN_SQL, {
             "amount": amount, "now": now, "organization": organization.pk, "id": reservation_id,
@@ -282,14 +297,14 @@ def reservation_release(*, reservation: Reservation) -> bool:
 # Same order (reservation row, then wallet row) and the same conditional `status = 'open'`.
 
 def _reservation_insert_orm(organization, amount, reference, expires_at, brand,
-                            api_key) -> Reservation:
+                            api_key, reservation_id=None) -> Reservation:
     with transaction.atomic():
         locked = Wallet.objects.select_for_update().get(organization=organization)
         if amount > locked.available:
             raise _insufficient(amount, locked.available)
         reservation = Reservation.objects.create(
-            wallet=locked, amount=amount, reference=reference, brand=brand, api_key=api_key,
-            expires_at=expires_at)
+            id=reservation_id or uuid.uuid4(), wallet=locked, amount=amount, reference=reference,
+            brand=brand, api_key=api_key, expires_at=expires_at)
         _wallet_move(locked, reserved=amount)
     return reservation
 
@@ -362,12 +377,15 @@ def _line(terms: PricingTerms, item: str, quantity: int, list_price: int, *,
 
 
 def current_price_list(at: datetime | None = None) -> PriceList:
-    price_list = (PriceList.objects.filter(effective_at__lte=at or timezone.now())
-                  .order_by("-effective_at", "-id").first())
-    if price_list is None:
+    return _priced_list(at).price_list
+
+
+def _priced_list(at: datetime | None) -> PricedList:
+    priced = priced_list_in_effect(at)
+    if priced is None:
         raise DomainError("No price list is in effect.", code="pricing_unavailable",
                           status_code=503)
-    return price_list
+    return priced
 
 
 def quote_generation(*, model: str, tier: str, reference_images: int = 0,
@@ -375,8 +393,9 @@ def quote_generation(*, model: str, tier: str, reference_images: int = 0,
                      organization=None) -> Quote:
     """The exact price of one image: the price list in effect, then the organization's explicit
     price for (model, tier) or its discount. Google's cost rides along for the margin."""
-    price_list = current_price_list(at)
-    item = PriceItem.objects.filter(price_list=price_list, model=model, tier=tier).first()
+    priced = _priced_list(at)
+    price_list = priced.price_list
+    item = priced.items.get((model, tier))
     if item is None:
         raise DomainError(f"{model} at {tier} has no price.", code="unsupported_image_size",
                           param="image_size")
