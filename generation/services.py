@@ -23,8 +23,8 @@ from billing.selectors import wallet_of
 from billing.services import (
     quote_generation,
     reservation_capture,
-    reservation_open,
     reservation_release,
+    reservations_open_alike,
 )
 from config import refcache
 from config.errors import Conflict, DomainError, InsufficientCredits, NotFound
@@ -161,10 +161,9 @@ def _jobs_submit_checked(*, tenant: Tenant, model: str, prompt: str, tier: str, 
                          for line in quote.lines],
         reservation_id=uuid.uuid4(),
     ) for _ in range(count)]
-    if inputs or count > 1:
-        # A fast refusal before files are written (and, for several jobs, one message naming
-        # their total). A single job without files needs no extra read: its reservation below
-        # refuses insufficient funds with the same 402 and the same message.
+    if inputs:
+        # A fast refusal before files are written. Without files there is nothing to spare:
+        # the holds below refuse insufficient funds with the same 402 and the same message.
         _check_affordable(tenant, quote.total * count)
     # Files first (object storage is network I/O, never inside a transaction); removed on failure.
     references: list[JobReference] = []
@@ -178,13 +177,14 @@ def _jobs_submit_checked(*, tenant: Tenant, model: str, prompt: str, tier: str, 
             # foreign keys to their reservations are checked at commit (deferred constraints).
             GenerationJob.objects.bulk_create(jobs)
             JobReference.objects.bulk_create(references)
-            expires_at = timezone.now() + timedelta(seconds=settings.JOB_DEADLINE_SECONDS * 3)
-            for job in jobs:
-                # Funds and the brand's and key's spend caps are checked under the wallet lock.
-                job.reservation = reservation_open(
-                    organization=tenant.organization, amount=quote.total,
-                    reference=f"job:{job.id}", expires_at=expires_at, brand=brand,
-                    api_key=tenant.api_key, reservation_id=job.reservation_id)
+            # Funds and the brand's and key's spend caps are checked under the wallet lock.
+            reservations = reservations_open_alike(
+                organization=tenant.organization, amount=quote.total,
+                holds=[(job.reservation_id, f"job:{job.id}") for job in jobs],
+                expires_at=timezone.now() + timedelta(seconds=settings.JOB_DEADLINE_SECONDS * 3),
+                brand=brand, api_key=tenant.api_key)
+            for job, reservation in zip(jobs, reservations, strict=True):
+                job.reservation = reservation
             for job in jobs:
                 transaction.on_commit(partial(job_enqueue, job_id=job.id))
     except BaseException:
