@@ -511,7 +511,9 @@ def reservations_open_alike(*, organization, amount: int, holds: list[tuple[uuid
     total = amount * len(holds)
     capped = spend_caps_may_apply(organization, brand=brand, api_key=api_key)
     if len(holds) == 1 or capped or not _single_statement_sql():
-        with transaction.atomic():
+        # No savepoint: a refusal leaves nothing behind to roll back to (all or none is the
+        # caller's transaction).
+        with transaction.atomic(savepoint=False):
             if len(holds) > 1:
                 locked = Wallet.objects.select_for_update().get(organization=organization)
                 if total > locked.available:

@@ -176,7 +176,8 @@ def _jobs_submit_checked(*, tenant: Tenant, model: str, prompt: str, tier: str, 
             # organization updates it) stays locked only from the hold to COMMIT. The jobs'
             # foreign keys to their reservations are checked at commit (deferred constraints).
             GenerationJob.objects.bulk_create(jobs)
-            JobReference.objects.bulk_create(references)
+            if references:
+                JobReference.objects.bulk_create(references)
             # Funds and the brand's and key's spend caps are checked under the wallet lock.
             reservations = reservations_open_alike(
                 organization=tenant.organization, amount=quote.total,
