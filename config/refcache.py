@@ -52,10 +52,12 @@ def _read(names: Iterable[str]) -> dict[str, str]:
 @contextmanager
 def snapshot(*names: str):
     """Read the stamps of `names` in one cache round trip for the reads inside the block."""
-    if not enabled():
+    outer = _snapshot.get() or {}
+    missing = [name for name in names if name not in outer]
+    if not enabled() or not missing:  # nested in a snapshot that has them all: reuse it
         yield
         return
-    token = _snapshot.set(_read(names))
+    token = _snapshot.set({**outer, **_read(missing)})
     try:
         yield
     finally:

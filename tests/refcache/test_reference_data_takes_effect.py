@@ -17,6 +17,7 @@ from billing.models import (
 )
 from billing.selectors import wallet_of
 from billing.spend_caps import spend_cap_set
+from generation.dedupe.services import dedupe_policy_set
 from generation.models import GenerationJob
 from generation.moderation.models import Category, PrefilterRule
 from generation.moderation.services import prefilter_rule_add
@@ -140,3 +141,21 @@ def test_insufficient_credits_refuse_with_the_same_message_and_write_nothing(
     assert GenerationJob.objects.count() == jobs_before
     assert Reservation.objects.count() == jobs_before
     assert wallet_of(organization=owner.organization).available == available
+
+
+def test_a_dedupe_policy_applies_to_the_next_submit(owner, outsider, submit, run_queued_jobs,
+                                                    django_capture_on_commit_callbacks,
+                                                    shared_cache):
+    same = {"model": PRO, "prompt": "same", "seed": 7}
+    first = submit(owner, **same).json()
+    with django_capture_on_commit_callbacks(execute=True):
+        run_queued_jobs()
+    assert submit(owner, **same).json()["cached"] is False
+
+    dedupe_policy_set(organization=owner.organization, window_seconds=3600)
+    again = submit(owner, **same).json()
+    assert (again["cached"], again["cached_from"]) == (True, first["id"])
+    assert submit(outsider, **same).json()["cached"] is False
+
+    dedupe_policy_set(organization=owner.organization, enabled=False)
+    assert submit(owner, **same).json()["cached"] is False
