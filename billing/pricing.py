@@ -7,6 +7,8 @@ up to the micro-USD, so the same price list and terms always give the same amoun
 from dataclasses import dataclass, field
 
 from billing.models import OrganizationDiscount, PriceOverride
+from billing.reference import organization_terms
+from config import refcache
 
 BPS = 10_000
 
@@ -35,6 +37,9 @@ LIST_PRICES = PricingTerms()
 def pricing_terms_of(*, organization) -> PricingTerms:
     if organization is None:
         return LIST_PRICES
+    if refcache.enabled():
+        terms = organization_terms(organization.pk)
+        return PricingTerms(discount_bps=terms.discount_bps, explicit=terms.explicit)
     discount = OrganizationDiscount.objects.filter(organization=organization).first()
     explicit = {(row.model, row.tier): row.unit_price
                 for row in PriceOverride.objects.filter(organization=organization)}

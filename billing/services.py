@@ -13,7 +13,6 @@ from billing.alerts import LowBalanceCrossing, low_balance_notify, low_balance_t
 from billing.models import (
     EntryKind,
     LedgerEntry,
-    PriceItem,
     PriceList,
     Reservation,
     ReservationStatus,
@@ -22,7 +21,9 @@ from billing.models import (
 )
 from billing.money import format_usd
 from billing.pricing import PricingTerms, pricing_terms_of
+from billing.reference import PricedList, organization_terms, priced_list_in_effect
 from billing.spend_caps import spend_caps_enforce, spend_caps_of
+from config import refcache
 from config.errors import DomainError, InsufficientCredits
 
 
@@ -185,21 +186,35 @@ def _loaded(instance):
 
 
 def reservation_open(*, organization, amount: int, reference: str, expires_at: datetime,
-                     brand=None, api_key=None) -> Reservation:
+                     brand=None, api_key=None, reservation_id=None) -> Reservation:
     """Hold `amount` for one job. Fails with InsufficientCredits, or with the spend cap of
-    `brand` or `api_key` that it would exceed, and then writes nothing.
+    `brand` or `api_key` that it would exceed, and then writes nothing. `reservation_id` lets a
+    caller insert rows pointing at the reservation first (foreign keys are checked at commit).
 
     Caps are checked while the wallet row is locked: every submit of the organization waits
     for that lock, so two submits can never both fit under the same cap."""
-    caps = spend_caps_of(brand=brand, api_key=api_key)
+    caps = spend_caps_of(brand=brand, api_key=api_key) \
+        if spend_caps_may_apply(organization, brand=brand, api_key=api_key) else []
     if not caps:
-        return _reservation_insert(organization, amount, reference, expires_at, brand, api_key)
+        return _reservation_insert(organization, amount, reference, expires_at, brand, api_key,
+                                   reservation_id)
     with transaction.atomic():
         wallet = Wallet.objects.select_for_update().get(organization=organization)
         if amount > wallet.available:
             raise _insufficient(amount, wallet.available)
         spend_caps_enforce(caps=caps, amount=amount)
-        return _reservation_insert(organization, amount, reference, expires_at, brand, api_key)
+        return _reservation_insert(organization, amount, reference, expires_at, brand, api_key,
+                                   reservation_id)
+
+
+def spend_caps_may_apply(organization, *, brand, api_key) -> bool:
+    """False only when it is known (from the organization's memoized terms) that neither
+    `brand` nor `api_key` has a spend cap, so `spend_caps_of` need not be asked."""
+    if not refcache.enabled() or (brand is None and api_key is None):
+        return brand is not None or api_key is not None
+    terms = organization_terms(organization.pk)
+    return (brand is not None and brand.pk in terms.capped_brand_ids) or \
+        (api_key is not None and api_key.pk in terms.capped_api_key_ids)
 
 
 def _insufficient(amount: int, available: int) -> InsufficientCredits:
@@ -216,14 +231,14 @@ def _single_statement_sql() -> bool:
 
 
 def _reservation_insert(organization, amount, reference, expires_at, brand,
-                        api_key) -> Reservation:
+                        api_key, reservation_id=None) -> Reservation:
     if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
         raise ValueError(f"amount must be a non-negative int of micro-USD, got {amount!r}")
     if not _single_statement_sql():
         return _reservation_insert_orm(organization, amount, reference, expires_at, brand,
-                                       api_key)
+                                       api_key, reservation_id)
     now = timezone.now()
-    reservation_id = uuid.uuid4()
+    reservation_id = reservation_id or uuid.uuid4()
     with connection.cursor() as cursor:
         cursor.execute(_OPEN_SQL, {
             "amount": amount, "now": now, "organization": organization.pk, "id": reservation_id,
@@ -282,14 +297,14 @@ def reservation_release(*, reservation: Reservation) -> bool:
 # Same order (reservation row, then wallet row) and the same conditional `status = 'open'`.
 
 def _reservation_insert_orm(organization, amount, reference, expires_at, brand,
-                            api_key) -> Reservation:
+                            api_key, reservation_id=None) -> Reservation:
     with transaction.atomic():
         locked = Wallet.objects.select_for_update().get(organization=organization)
         if amount > locked.available:
             raise _insufficient(amount, locked.available)
         reservation = Reservation.objects.create(
-            wallet=locked, amount=amount, reference=reference, brand=brand, api_key=api_key,
-            expires_at=expires_at)
+            id=reservation_id or uuid.uuid4(), wallet=locked, amount=amount, reference=reference,
+            brand=brand, api_key=api_key, expires_at=expires_at)
         _wallet_move(locked, reserved=amount)
     return reservation
 
@@ -362,12 +377,15 @@ def _line(terms: PricingTerms, item: str, quantity: int, list_price: int, *,
 
 
 def current_price_list(at: datetime | None = None) -> PriceList:
-    price_list = (PriceList.objects.filter(effective_at__lte=at or timezone.now())
-                  .order_by("-effective_at", "-id").first())
-    if price_list is None:
+    return _priced_list(at).price_list
+
+
+def _priced_list(at: datetime | None) -> PricedList:
+    priced = priced_list_in_effect(at)
+    if priced is None:
         raise DomainError("No price list is in effect.", code="pricing_unavailable",
                           status_code=503)
-    return price_list
+    return priced
 
 
 def quote_generation(*, model: str, tier: str, reference_images: int = 0,
@@ -375,8 +393,9 @@ def quote_generation(*, model: str, tier: str, reference_images: int = 0,
                      organization=None) -> Quote:
     """The exact price of one image: the price list in effect, then the organization's explicit
     price for (model, tier) or its discount. Google's cost rides along for the margin."""
-    price_list = current_price_list(at)
-    item = PriceItem.objects.filter(price_list=price_list, model=model, tier=tier).first()
+    priced = _priced_list(at)
+    price_list = priced.price_list
+    item = priced.items.get((model, tier))
     if item is None:
         raise DomainError(f"{model} at {tier} has no price.", code="unsupported_image_size",
                           param="image_size")
@@ -453,3 +472,74 @@ def reservation_release_many(*, reservation_ids: list) -> int:
             if amount:
                 _wallet_move(_locked_wallet(wallet_id), reserved=-amount)
     return len(still_open)
+
+
+# --- Identical holds for one request's `n` jobs: one statement on the hot path. ---
+
+_OPEN_ALIKE_SQL = """
+WITH w AS (
+    UPDATE billing_wallet
+       SET reserved = reserved + %(total)s, updated_at = %(now)s,
+           low_balance_since = CASE
+               WHEN low_balance_threshold > 0
+                    AND balance - reserved - %(total)s < low_balance_threshold
+               THEN COALESCE(low_balance_since, %(now)s) ELSE NULL END
+     WHERE organization_id = %(organization)s AND balance - reserved >= %(total)s
+ RETURNING id, organization_id, balance, reserved, low_balance_threshold, low_balance_since
+), r AS (
+    INSERT INTO billing_reservation
+           (id, wallet_id, amount, status, reference, brand_id, api_key_id, created_at,
+            expires_at)
+    SELECT hold.id, w.id, %(amount)s, 'open', hold.reference, %(brand)s, %(api_key)s, %(now)s,
+           %(expires_at)s
+      FROM w CROSS JOIN unnest(%(ids)s::uuid[], %(references)s::text[]) AS hold(id, reference)
+)
+SELECT id, organization_id, balance, reserved, low_balance_threshold, low_balance_since FROM w
+"""
+
+
+def reservations_open_alike(*, organization, amount: int, holds: list[tuple[uuid.UUID, str]],
+                            expires_at: datetime, brand=None, api_key=None) -> list[Reservation]:
+    """Hold `amount` for each (reservation id, reference) of one request, all or none.
+    Refuses with InsufficientCredits naming the request's total, or with the spend cap the holds
+    would exceed (each hold checked in turn, as `reservation_open` does), and writes nothing.
+
+    Without a spend cap on PostgreSQL this is one statement: the wallet row is locked from it
+    to COMMIT, so callers make it the last statement of their transaction."""
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
+        raise ValueError(f"amount must be a non-negative int of micro-USD, got {amount!r}")
+    total = amount * len(holds)
+    capped = spend_caps_may_apply(organization, brand=brand, api_key=api_key)
+    if len(holds) == 1 or capped or not _single_statement_sql():
+        # No savepoint: a refusal leaves nothing behind to roll back to (all or none is the
+        # caller's transaction).
+        with transaction.atomic(savepoint=False):
+            if len(holds) > 1:
+                locked = Wallet.objects.select_for_update().get(organization=organization)
+                if total > locked.available:
+                    raise _insufficient(total, locked.available)
+            return [reservation_open(organization=organization, amount=amount,
+                                     reference=reference, expires_at=expires_at, brand=brand,
+                                     api_key=api_key, reservation_id=reservation_id)
+                    for reservation_id, reference in holds]
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(_OPEN_ALIKE_SQL, {
+            "total": total, "amount": amount, "now": now, "organization": organization.pk,
+            "ids": [reservation_id for reservation_id, _ in holds],
+            "references": [reference for _, reference in holds],
+            "brand": brand.pk if brand else None, "api_key": api_key.pk if api_key else None,
+            "expires_at": expires_at})
+        row = cursor.fetchone()
+    if row is None:
+        raise _insufficient(total, Wallet.objects.get(organization=organization).available)
+    wallet_id, organization_id, balance, reserved, threshold, low_since = row
+    if low_since == now:
+        crossing = LowBalanceCrossing(wallet_id=wallet_id, organization_id=organization_id,
+                                      available=balance - reserved, threshold=threshold,
+                                      crossed_at=now)
+        transaction.on_commit(lambda: low_balance_notify(crossing=crossing))
+    return [_loaded(Reservation(
+        id=reservation_id, wallet_id=wallet_id, amount=amount, status=ReservationStatus.OPEN,
+        reference=reference, brand=brand, api_key=api_key, created_at=now,
+        expires_at=expires_at)) for reservation_id, reference in holds]

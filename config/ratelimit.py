@@ -29,16 +29,22 @@ def rate_check(*, identity: str, limit: int, window_seconds: int = 60,
     """Count one request for `identity` in the current fixed window; RateLimited past `limit`.
 
     A fixed window (one cache counter per identity and minute) costs one atomic increment per
-    request; `add` + `incr` is atomic on Redis and on locmem."""
+    request; `incr`, else `add` for the window's first request, is atomic on Redis and locmem.
+    Incrementing first saves the window's other requests a round trip."""
     now = time.time() if now is None else now
     window = int(now // window_seconds)
     counter = f"ratelimit:{identity}:{window}"
-    cache.add(counter, 0, timeout=window_seconds * 2)
     try:
         count = cache.incr(counter)
-    except ValueError:  # evicted between add and incr
-        cache.set(counter, 1, timeout=window_seconds * 2)
-        count = 1
+    except ValueError:  # the window's first request (or the counter was evicted)
+        if cache.add(counter, 1, timeout=window_seconds * 2):
+            count = 1
+        else:  # another request created it meanwhile
+            try:
+                count = cache.incr(counter)
+            except ValueError:  # evicted again at once: count this one alone
+                cache.set(counter, 1, timeout=window_seconds * 2)
+                count = 1
     if count > limit:
         retry_after = window_seconds - int(now % window_seconds)
         raise RateLimited(f"Rate limit of {limit} requests per minute exceeded; "

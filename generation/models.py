@@ -2,6 +2,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 
 class JobStatus(models.TextChoices):
@@ -79,6 +80,10 @@ class GenerationJob(models.Model):
             models.Index(fields=["organization", "-created_at"]),
             models.Index(fields=["status", "deadline_at"]),
             models.Index(fields=["status", "next_attempt_at"], name="job_due_idx"),
+            # The per-organization concurrency count at every submit (generation.limits) reads
+            # only the active jobs, however many finished ones the organization has.
+            models.Index(fields=["organization"], name="job_active_per_org",
+                         condition=Q(status__in=["queued", "running"])),
         ]
 
     def __str__(self):

@@ -3,6 +3,7 @@
 import base64
 import hashlib
 import logging
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,17 +19,20 @@ from accounts.models import Brand
 from accounts.tenancy import Tenant
 from billing.money import format_usd
 from billing.payments.services import auto_recharge_check
+from billing.reference import PRICES, terms_stamp
 from billing.selectors import wallet_of
 from billing.services import (
     quote_generation,
     reservation_capture,
-    reservation_open,
     reservation_release,
+    reservations_open_alike,
 )
+from config import refcache
 from config.errors import Conflict, DomainError, InsufficientCredits, NotFound
 from generation import catalog
 from generation.imaging import EXTENSIONS, DecodedImage, convert_image, validate_output_format
 from generation.models import GeneratedImage, GenerationJob, JobReference, JobStatus
+from generation.moderation.reference import PREFILTER
 from generation.moderation.services import job_settle_blocked, prefilter_check
 from generation.providers.base import (
     ImageRequest,
@@ -125,6 +129,20 @@ def jobs_submit(*, tenant: Tenant, model: str, prompt: str, image_size: str | No
     output_format, output_dpi = validate_output_format(output_format, output_dpi)
     brand = _brand_for(tenant, brand_id)
     parent = _parent_for(tenant, parent_id, model) if parent_id else None
+    # The reference data below (rules, prices, the organization's terms) is memoized per
+    # process; its version stamps are read here in one cache round trip.
+    with refcache.snapshot(PREFILTER, PRICES, terms_stamp(tenant.organization.pk)):
+        return _jobs_submit_checked(
+            tenant=tenant, model=model, prompt=prompt, tier=tier, ratio=ratio, width=width,
+            height=height, seed=seed, grounding=grounding, brand=brand, parent=parent,
+            count=count, inputs=inputs, mask=mask, history=history, output_format=output_format,
+            output_dpi=output_dpi, output_quality=output_quality)
+
+
+def _jobs_submit_checked(*, tenant: Tenant, model: str, prompt: str, tier: str, ratio: str,
+                         width: int, height: int, seed, grounding: bool, brand, parent,
+                         count: int, inputs: list[DecodedImage], mask, history,
+                         output_format, output_dpi, output_quality) -> list[GenerationJob]:
     prefilter_check(tenant=tenant, model=model, prompt=prompt, brand=brand,
                     params={"image_size": tier, "aspect_ratio": ratio, "seed": seed,
                             "grounding": grounding})
@@ -142,8 +160,12 @@ def jobs_submit(*, tenant: Tenant, model: str, prompt: str, image_size: str | No
         price_breakdown=[{"item": line.item, "quantity": line.quantity,
                           "unit_price": line.unit_price, "amount": line.amount}
                          for line in quote.lines],
+        reservation_id=uuid.uuid4(),
     ) for _ in range(count)]
-    _check_affordable(tenant, quote.total * count)
+    if inputs:
+        # A fast refusal before files are written. Without files there is nothing to spare:
+        # the holds below refuse insufficient funds with the same 402 and the same message.
+        _check_affordable(tenant, quote.total * count)
     # Files first (object storage is network I/O, never inside a transaction); removed on failure.
     references: list[JobReference] = []
     try:
@@ -151,15 +173,20 @@ def jobs_submit(*, tenant: Tenant, model: str, prompt: str, image_size: str | No
             for index, image in enumerate(inputs):
                 references.append(_reference_file(job, index, image, is_mask=image is mask))
         with transaction.atomic():
-            for job in jobs:
-                # Funds and the brand's and key's spend caps are checked under the wallet lock.
-                job.reservation = reservation_open(
-                    organization=tenant.organization, amount=quote.total,
-                    reference=f"job:{job.id}",
-                    expires_at=timezone.now() + timedelta(seconds=settings.JOB_DEADLINE_SECONDS * 3),
-                    brand=brand, api_key=tenant.api_key)
-                job.save(force_insert=True)
-            JobReference.objects.bulk_create(references)
+            # Job rows first, holds last: the wallet row (every submit and settlement of the
+            # organization updates it) stays locked only from the hold to COMMIT. The jobs'
+            # foreign keys to their reservations are checked at commit (deferred constraints).
+            GenerationJob.objects.bulk_create(jobs)
+            if references:
+                JobReference.objects.bulk_create(references)
+            # Funds and the brand's and key's spend caps are checked under the wallet lock.
+            reservations = reservations_open_alike(
+                organization=tenant.organization, amount=quote.total,
+                holds=[(job.reservation_id, f"job:{job.id}") for job in jobs],
+                expires_at=timezone.now() + timedelta(seconds=settings.JOB_DEADLINE_SECONDS * 3),
+                brand=brand, api_key=tenant.api_key)
+            for job, reservation in zip(jobs, reservations, strict=True):
+                job.reservation = reservation
             for job in jobs:
                 transaction.on_commit(partial(job_enqueue, job_id=job.id))
     except BaseException:

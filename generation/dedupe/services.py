@@ -10,9 +10,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.tenancy import Tenant
+from billing.reference import PRICES, terms_stamp
 from billing.services import reservation_capture, reservation_open
+from config import refcache
 from generation.dedupe.models import DedupePolicy
+from generation.dedupe.reference import dedupe_policies_of, policies_stamp
 from generation.models import GeneratedImage, GenerationJob, JobStatus
+from generation.moderation.reference import PREFILTER
 from generation.services import _brand_for, job_submit, validate_generation
 
 
@@ -23,8 +27,11 @@ def references_fingerprint(request: dict) -> str | None:
 
 
 def dedupe_policy_for(*, organization, brand) -> DedupePolicy | None:
-    policies = {policy.brand_id: policy for policy in DedupePolicy.objects.filter(
-        Q(brand__isnull=True) | Q(brand=brand), organization=organization)}
+    if refcache.enabled():
+        policies = dedupe_policies_of(organization_id=organization.pk)
+    else:
+        policies = {policy.brand_id: policy for policy in DedupePolicy.objects.filter(
+            Q(brand__isnull=True) | Q(brand=brand), organization=organization)}
     policy = policies.get(brand.pk if brand else None) or policies.get(None)
     return policy if policy is not None and policy.enabled else None
 
@@ -74,6 +81,18 @@ def job_submit_or_reuse(*, tenant: Tenant, model: str, prompt: str, image_size: 
                           output_dpi=output_dpi)
     tier, ratio, _ = validate_generation(model=model, prompt=prompt, image_size=image_size,
                                          aspect_ratio=aspect_ratio, grounding=grounding)
+    # Every version stamp of the submit in one cache round trip (job_submit reuses them).
+    organization_id = tenant.organization.pk
+    with refcache.snapshot(policies_stamp(organization_id), PREFILTER, PRICES,
+                           terms_stamp(organization_id)):
+        return _job_submit_or_reuse(tenant=tenant, request=request, brand_id=brand_id,
+                                    tier=tier, ratio=ratio)
+
+
+def _job_submit_or_reuse(*, tenant: Tenant, request: dict, brand_id, tier: str,
+                         ratio: str) -> GenerationJob:
+    model, prompt, seed, grounding = (request["model"], request["prompt"], request["seed"],
+                                      request["grounding"])
     brand = _brand_for(tenant, brand_id)
     policy = dedupe_policy_for(organization=tenant.organization, brand=brand)
     if policy is not None:

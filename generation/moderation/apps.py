@@ -8,3 +8,6 @@ class ModerationConfig(AppConfig):
     label = "moderation"
     verbose_name = "Moderation"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from generation.moderation import reference  # noqa: F401 - connects its invalidation

@@ -29,6 +29,10 @@ from generation.moderation.models import (
     RuleKind,
     Strike,
 )
+from generation.moderation.reference import (
+    enabled_rules,
+    prefilter_rules_changed,
+)
 from generation.providers.base import SafetyBlocked
 
 
@@ -59,22 +63,12 @@ def audit_record(*, actor, action: str, reason: str, case: ModerationCase | None
 
 # --- pre-filter --------------------------------------------------------------------------------
 
-def rule_regex(rule: PrefilterRule) -> re.Pattern:
-    if rule.kind == RuleKind.REGEX:
-        return re.compile(rule.pattern, re.IGNORECASE)
-    # A term matches whole words only: "ass" must not stop "class".
-    return re.compile(rf"(?<!\w){re.escape(rule.pattern.strip())}(?!\w)", re.IGNORECASE)
-
-
 def prefilter_match(prompt: str) -> PrefilterRule | None:
     """The first enabled rule the prompt matches. A broken regular expression is skipped
     (the admin form refuses them; this guards rules written some other way)."""
-    for rule in PrefilterRule.objects.filter(enabled=True).order_by("id"):
-        try:
-            if rule_regex(rule).search(prompt):
-                return rule
-        except re.error:
-            continue
+    for rule, pattern in enabled_rules():
+        if pattern.search(prompt):
+            return rule
     return None
 
 
@@ -122,6 +116,7 @@ def prefilter_rule_add(*, actor, kind: str, pattern: str, category: str, reason:
             defaults={"category": category, "created_by": actor, "note": reason[:300]})
         if not created and not rule.enabled:
             PrefilterRule.objects.filter(pk=rule.pk).update(enabled=True)
+            prefilter_rules_changed()
         audit_record(actor=actor, action=AuditAction.RULE_ADD, reason=reason, case=case,
                      organization=case.organization if case else None,
                      details={"rule": rule.pk, "kind": kind, "pattern": pattern,
