@@ -206,16 +206,22 @@ def _finished_among(job_ids: list[str]) -> list[str]:
         pk__in=job_ids, status__in=TERMINAL_STATUSES).values_list("pk", flat=True)]
 
 
-async def jobs_wait(job_ids: list, *, timeout: float | None = None) -> bool:
-    """Wait until every job is terminal. True when they are, False when `timeout` ran out."""
+async def jobs_wait(job_ids: list, *, timeout: float | None = None,
+                    just_queued: bool = False) -> bool:
+    """Wait until every job is terminal. True when they are, False when `timeout` ran out.
+
+    `just_queued`: the caller committed these jobs a moment ago, so they cannot have ended yet
+    and the first read is skipped (one query per sync request). Should one end in that moment
+    anyway, before we listen, the next database poll still sees it."""
     deadline = time.monotonic() + (settings.SYNC_WAIT_SECONDS if timeout is None else timeout)
     waiter = _Waiter([str(job_id) for job_id in job_ids])
     _registry.add(waiter)  # before reading: a job ending during the read still wakes us
     try:
-        unfinished = set(await db_call(_unfinished, list(waiter.pending)))
-        _registry.finished(waiter.pending - unfinished)
-        if not unfinished:
-            return True
+        if not just_queued:
+            unfinished = set(await db_call(_unfinished, list(waiter.pending)))
+            _registry.finished(waiter.pending - unfinished)
+            if not unfinished:
+                return True
         remaining = deadline - time.monotonic()
         if remaining > 0:
             with contextlib.suppress(TimeoutError):

@@ -238,7 +238,7 @@ def _render(job_id: str) -> dict:
 
 async def _generate(request, model: str) -> dict:
     job_id = await db_call(_submit, request, model)
-    if not await jobs_wait([job_id]):
+    if not await jobs_wait([job_id], just_queued=True):
         raise WaitTimedOut("The generation is taking longer than this request waits. It is still "
                            f"running; fetch it later from /api/v1/generations/{job_id}.")
     return await db_call(_render, job_id)

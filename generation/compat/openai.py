@@ -167,7 +167,7 @@ def _render(request, job_ids: list, response_format: str) -> dict:
 
 
 async def _run(request, job_ids: list, response_format: str) -> JsonResponse:
-    if not await jobs_wait(job_ids):
+    if not await jobs_wait(job_ids, just_queued=True):
         raise WaitTimedOut("The generation is taking longer than this request waits. It is still "
                            f"running; fetch it later from /api/v1/generations/{job_ids[0]}.")
     return JsonResponse(await db_call(_render, request, job_ids, response_format))

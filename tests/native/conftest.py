@@ -135,7 +135,7 @@ def redis_cache(settings, redis_url):
     """Point Django's cache at the Redis server for one test."""
     from django.core.cache import caches
 
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+    settings.CACHES = {"default": {"BACKEND": "config.cache.SharedRedisCache",
                                    "LOCATION": redis_url}}
     caches["default"].clear()
     yield caches["default"]
