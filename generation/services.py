@@ -11,7 +11,7 @@ from functools import partial
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -242,25 +242,46 @@ def job_enqueue(*, job_id) -> None:
         enqueue("generation.tasks.run_job", str(job_id), task_name=f"job:{job_id}")
 
 
+_CLAIM_SQL = """
+UPDATE generation_generationjob
+   SET status = %(running)s, attempts = attempts + 1, started_at = %(now)s,
+       next_attempt_at = NULL, deadline_at = %(deadline)s
+ WHERE id IN (SELECT id FROM generation_generationjob
+               WHERE status = %(queued)s AND (next_attempt_at IS NULL OR next_attempt_at <= %(now)s)
+               ORDER BY created_at
+               LIMIT %(limit)s
+               FOR UPDATE SKIP LOCKED)
+   AND status = %(queued)s
+RETURNING id
+"""
+
+
 def claim_due_jobs(*, limit: int) -> list[GenerationJob]:
     """queued (and due) → running, attempt + 1, for up to `limit` jobs.
 
     `SKIP LOCKED` lets many workers claim side by side without waiting on or double-taking a
     row; the conditional UPDATE is the guarantee (exactly one claimant per attempt). The new
     `attempts` value is the claim's fencing token: settlement only lands for that attempt.
+    On PostgreSQL the claim is one statement (a loop claims for every job it is woken for).
     """
     now = timezone.now()
-    with transaction.atomic():
-        ids = list(GenerationJob.objects.select_for_update(skip_locked=True)
-                   .filter(status=JobStatus.QUEUED)
-                   .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-                   .order_by("created_at").values_list("pk", flat=True)[:limit])
-        if not ids:
-            return []
-        GenerationJob.objects.filter(pk__in=ids, status=JobStatus.QUEUED).update(
-            status=JobStatus.RUNNING, attempts=F("attempts") + 1, started_at=now,
-            next_attempt_at=None,
-            deadline_at=now + timedelta(seconds=settings.JOB_DEADLINE_SECONDS))
+    deadline = now + timedelta(seconds=settings.JOB_DEADLINE_SECONDS)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_CLAIM_SQL, {"running": JobStatus.RUNNING, "queued": JobStatus.QUEUED,
+                                        "now": now, "deadline": deadline, "limit": limit})
+            ids = [row[0] for row in cursor.fetchall()]
+    else:
+        with transaction.atomic():
+            ids = list(GenerationJob.objects.select_for_update(skip_locked=True)
+                       .filter(status=JobStatus.QUEUED)
+                       .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+                       .order_by("created_at").values_list("pk", flat=True)[:limit])
+            GenerationJob.objects.filter(pk__in=ids, status=JobStatus.QUEUED).update(
+                status=JobStatus.RUNNING, attempts=F("attempts") + 1, started_at=now,
+                next_attempt_at=None, deadline_at=deadline)
+    if not ids:
+        return []
     # Everything the run and the settlement read, loaded here once for the whole batch: the
     # organization (with its payment account: auto-recharge), the batch item, the references.
     return list(GenerationJob.objects.select_related(
