@@ -37,6 +37,10 @@ class GenerationJob(models.Model):
     seed = models.BigIntegerField(null=True, blank=True)
     grounding = models.BooleanField(default=False)
     params = models.JSONField(default=dict, blank=True)
+    # Whether input images (JobReference rows) were sent with the job; None: not recorded (rows
+    # made before this field, or by a path that does not say). The worker skips reading
+    # references for a job that has none.
+    has_references = models.BooleanField(null=True, default=None, editable=False)
 
     # The quote is frozen on the job: a later price change never alters it.
     price = models.BigIntegerField()

@@ -12,7 +12,7 @@ from functools import partial
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, prefetch_related_objects
 from django.utils import timezone
 
 from accounts.models import Brand
@@ -160,7 +160,7 @@ def _jobs_submit_checked(*, tenant: Tenant, model: str, prompt: str, tier: str, 
         price_breakdown=[{"item": line.item, "quantity": line.quantity,
                           "unit_price": line.unit_price, "amount": line.amount}
                          for line in quote.lines],
-        reservation_id=uuid.uuid4(),
+        reservation_id=uuid.uuid4(), has_references=bool(inputs),
     ) for _ in range(count)]
     if inputs:
         # A fast refusal before files are written. Without files there is nothing to spare:
@@ -284,10 +284,12 @@ def claim_due_jobs(*, limit: int) -> list[GenerationJob]:
         return []
     # Everything the run and the settlement read, loaded here once for the whole batch: the
     # organization (with its payment account: auto-recharge), the batch item, the references.
-    return list(GenerationJob.objects.select_related(
+    jobs = list(GenerationJob.objects.select_related(
         "reservation", "brand", "api_key", "organization__payment_account", "batch_item")
-        .prefetch_related("references")
         .filter(pk__in=ids, status=JobStatus.RUNNING, started_at=now))
+    prefetch_related_objects([job for job in jobs if job.has_references is not False],
+                             "references")
+    return jobs
 
 
 def seconds_until_next_due(*, now=None) -> float | None:
@@ -311,7 +313,7 @@ def provider_for(model: str):
 
 
 def image_request_for(job: GenerationJob) -> ImageRequest:
-    references = list(job.references.all())
+    references = list(job.references.all()) if job.has_references is not False else []
     return ImageRequest(model=job.model, prompt=prompt_sent_for(job, references), tier=job.tier,
                         aspect_ratio=job.aspect_ratio, width=job.width, height=job.height,
                         seed=job.seed, grounding=job.grounding,
