@@ -44,6 +44,7 @@ RETRY_LINGER_SECONDS = 10.0  # wait in-loop for retries due this soon; later one
 # How often a busy loop looks for due jobs without being told: retries falling due, and every
 # new job when there is no Redis (with Redis, generation.wakeups tells the loop at once).
 CLAIM_POLL_SECONDS = 0.25
+NOTIFIED_POLL_SECONDS = 1.0  # the same, when every new job wakes a loop (Redis)
 # Jobs one claim takes at most when loops are woken per job (Redis): a burst is shared among the
 # worker processes (each settles on its own database connection, one job after another) instead
 # of landing on the first to wake; every job's notice wakes a loop to take it.
@@ -138,6 +139,7 @@ async def _dispatch() -> int:
     state = WorkerPass()  # this pass's caches and its settlement queue
     await _db(channels.channel_ensure_default_once)()
     listener = DueListener()
+    poll = NOTIFIED_POLL_SECONDS if listener.notified else CLAIM_POLL_SECONDS
     wake: asyncio.Task | None = None
     claim = True
     try:
@@ -163,13 +165,13 @@ async def _dispatch() -> int:
                     claim = True
                     continue
                 # Claim again when a job-due notice arrives (only while there is room to take
-                # it), and at least every CLAIM_POLL_SECONDS (retries falling due, lost notices).
+                # it), and at least every poll interval (retries falling due, lost notices).
                 waiting = set(running)
                 if len(running) < capacity and claiming:
                     if wake is None:
-                        wake = asyncio.create_task(listener.wait(CLAIM_POLL_SECONDS))
+                        wake = asyncio.create_task(listener.wait(poll))
                     waiting.add(wake)
-                done, _ = await asyncio.wait(waiting, timeout=CLAIM_POLL_SECONDS,
+                done, _ = await asyncio.wait(waiting, timeout=poll,
                                              return_when=asyncio.FIRST_COMPLETED)
                 if wake is not None and wake in done:
                     done.discard(wake)
