@@ -8,6 +8,10 @@ from asgiref.sync import async_to_sync
 from config.asgi import application
 from tests.conftest import make_tenant
 
+# Transactional (the app runs the views' database calls on other threads) with serialized
+# rollback, like every transactional test here: a plain flush would recreate content types that
+# the next serialized-rollback test then restores a second time.
+
 
 def _get(path: str, **headers) -> httpx.Response:
     async def go():
@@ -18,7 +22,7 @@ def _get(path: str, **headers) -> httpx.Response:
     return async_to_sync(go)()
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_compatible_surfaces_answer_without_browser_middleware():
     actor = make_tenant("Asgi Agency", "asgi@agency.test")
 
@@ -35,7 +39,7 @@ def test_compatible_surfaces_answer_without_browser_middleware():
     assert "cookie" not in response.headers.get("vary", "").lower()
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_compatible_surface_errors_keep_their_shape_on_the_lean_handler():
     response = _get("/v1beta/models", **{"x-goog-api-key": "not-a-key"})
 
@@ -44,7 +48,7 @@ def test_compatible_surface_errors_keep_their_shape_on_the_lean_handler():
     assert response.headers["x-content-type-options"] == "nosniff"
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_rest_of_the_site_keeps_the_full_middleware_stack():
     response = _get("/login/")
 
