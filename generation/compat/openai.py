@@ -22,7 +22,7 @@ from generation.compat.common import (
 )
 from generation.compat.sizes import map_openai_size
 from generation.limits import concurrency_check
-from generation.models import GenerationJob, JobStatus
+from generation.models import GeneratedImage, GenerationJob, JobStatus
 from generation.services import jobs_submit
 from generation.signing import absolute, signed_image_path
 from generation.uploads import decode_upload
@@ -144,23 +144,25 @@ def failure_error(job: GenerationJob) -> JobDidNotSucceed:
 
 
 def _render(request, job_ids: list, response_format: str) -> dict:
-    jobs = list(GenerationJob.objects.filter(pk__in=job_ids).prefetch_related("images")
-                .order_by("created_at", "id"))
-    succeeded = [job for job in jobs if job.status == JobStatus.SUCCEEDED]
-    if not succeeded:
-        raise failure_error(jobs[0])
+    # One query for the usual answer: the succeeded jobs' images, each with its job.
+    images = list(GeneratedImage.objects.select_related("job")
+                  .filter(job_id__in=job_ids, job__status=JobStatus.SUCCEEDED)
+                  .order_by("job__created_at", "job_id", "index"))
+    if not images:
+        first = GenerationJob.objects.filter(pk__in=job_ids).order_by("created_at", "id").first()
+        raise failure_error(first)
+    succeeded = list({image.job_id: image.job for image in images}.values())
     data = []
-    for job in succeeded:
-        for image in job.images.all():
-            item = {"url": None, "b64_json": None, "revised_prompt": None}
-            if response_format == "url":
-                path, _ = signed_image_path(image.id)
-                item["url"] = absolute(request, path)
-            else:
-                with image.file.open("rb") as handle:
-                    item["b64_json"] = base64.b64encode(handle.read()).decode()
-            data.append(item)
-    first = succeeded[0].images.all()[0]
+    for image in images:
+        item = {"url": None, "b64_json": None, "revised_prompt": None}
+        if response_format == "url":
+            path, _ = signed_image_path(image.id)
+            item["url"] = absolute(request, path)
+        else:
+            with image.file.open("rb") as handle:
+                item["b64_json"] = base64.b64encode(handle.read()).decode()
+        data.append(item)
+    first = images[0]
     return {"created": int(min(job.created_at for job in succeeded).timestamp()), "data": data,
             "output_format": first.mime_type.split("/")[-1], "size": f"{first.width}x{first.height}",
             "usage": _usage(succeeded)}
