@@ -111,23 +111,25 @@ def wallet_open_with_signup_credits(*, organization, amount: int | None = None,
 # conditional `status = 'open'` is still what makes a reservation end exactly once.
 # A movement that takes `available` below a positive threshold records the crossing time
 # (COALESCE keeps the first one); being at or above it re-arms the alert (NULL).
+# Opening takes a request's holds (one, or `n` identical ones) together: the wallet moves by
+# their total and one reservation row is inserted per hold.
 _OPEN_SQL = """
 WITH w AS (
     UPDATE billing_wallet
-       SET reserved = reserved + %(amount)s, updated_at = %(now)s,
+       SET reserved = reserved + %(total)s, updated_at = %(now)s,
            low_balance_since = CASE
                WHEN low_balance_threshold > 0
-                    AND balance - reserved - %(amount)s < low_balance_threshold
+                    AND balance - reserved - %(total)s < low_balance_threshold
                THEN COALESCE(low_balance_since, %(now)s) ELSE NULL END
-     WHERE organization_id = %(organization)s AND balance - reserved >= %(amount)s
+     WHERE organization_id = %(organization)s AND balance - reserved >= %(total)s
  RETURNING id, organization_id, balance, reserved, low_balance_threshold, low_balance_since
 ), r AS (
     INSERT INTO billing_reservation
            (id, wallet_id, amount, status, reference, brand_id, api_key_id, created_at,
             expires_at)
-    SELECT %(id)s, w.id, %(amount)s, 'open', %(reference)s, %(brand)s, %(api_key)s, %(now)s,
+    SELECT hold.id, w.id, %(amount)s, 'open', hold.reference, %(brand)s, %(api_key)s, %(now)s,
            %(expires_at)s
-      FROM w
+      FROM w CROSS JOIN unnest(%(ids)s::uuid[], %(references)s::text[]) AS hold(id, reference)
 )
 SELECT id, organization_id, balance, reserved, low_balance_threshold, low_balance_since FROM w
 """
@@ -237,27 +239,35 @@ def _reservation_insert(organization, amount, reference, expires_at, brand,
     if not _single_statement_sql():
         return _reservation_insert_orm(organization, amount, reference, expires_at, brand,
                                        api_key, reservation_id)
+    return _holds_insert(organization, amount, [(reservation_id or uuid.uuid4(), reference)],
+                         expires_at, brand, api_key)[0]
+
+
+def _holds_insert(organization, amount: int, holds: list[tuple[uuid.UUID, str]], expires_at,
+                  brand, api_key) -> list[Reservation]:
+    """`_OPEN_SQL` for one request's holds of `amount` each (PostgreSQL): all or none."""
+    total = amount * len(holds)
     now = timezone.now()
-    reservation_id = reservation_id or uuid.uuid4()
     with connection.cursor() as cursor:
         cursor.execute(_OPEN_SQL, {
-            "amount": amount, "now": now, "organization": organization.pk, "id": reservation_id,
-            "reference": reference, "brand": brand.pk if brand else None,
-            "api_key": api_key.pk if api_key else None, "expires_at": expires_at})
+            "total": total, "amount": amount, "now": now, "organization": organization.pk,
+            "ids": [reservation_id for reservation_id, _ in holds],
+            "references": [reference for _, reference in holds],
+            "brand": brand.pk if brand else None, "api_key": api_key.pk if api_key else None,
+            "expires_at": expires_at})
         row = cursor.fetchone()
     if row is None:
-        wallet = Wallet.objects.get(organization=organization)
-        raise _insufficient(amount, wallet.available)
+        raise _insufficient(total, Wallet.objects.get(organization=organization).available)
     wallet_id, organization_id, balance, reserved, threshold, low_since = row
     if low_since == now:
         crossing = LowBalanceCrossing(wallet_id=wallet_id, organization_id=organization_id,
                                       available=balance - reserved, threshold=threshold,
                                       crossed_at=now)
         transaction.on_commit(lambda: low_balance_notify(crossing=crossing))
-    return _loaded(Reservation(
+    return [_loaded(Reservation(
         id=reservation_id, wallet_id=wallet_id, amount=amount, status=ReservationStatus.OPEN,
         reference=reference, brand=brand, api_key=api_key, created_at=now,
-        expires_at=expires_at))
+        expires_at=expires_at)) for reservation_id, reference in holds]
 
 
 def reservation_capture(*, reservation: Reservation, memo: str = "", brand=None,
@@ -474,28 +484,9 @@ def reservation_release_many(*, reservation_ids: list) -> int:
     return len(still_open)
 
 
-# --- Identical holds for one request's `n` jobs: one statement on the hot path. ---
+# --- Identical holds for one request's `n` jobs: `_OPEN_SQL` too, on the hot path. ---
 
-_OPEN_ALIKE_SQL = """
-WITH w AS (
-    UPDATE billing_wallet
-       SET reserved = reserved + %(total)s, updated_at = %(now)s,
-           low_balance_since = CASE
-               WHEN low_balance_threshold > 0
-                    AND balance - reserved - %(total)s < low_balance_threshold
-               THEN COALESCE(low_balance_since, %(now)s) ELSE NULL END
-     WHERE organization_id = %(organization)s AND balance - reserved >= %(total)s
- RETURNING id, organization_id, balance, reserved, low_balance_threshold, low_balance_since
-), r AS (
-    INSERT INTO billing_reservation
-           (id, wallet_id, amount, status, reference, brand_id, api_key_id, created_at,
-            expires_at)
-    SELECT hold.id, w.id, %(amount)s, 'open', hold.reference, %(brand)s, %(api_key)s, %(now)s,
-           %(expires_at)s
-      FROM w CROSS JOIN unnest(%(ids)s::uuid[], %(references)s::text[]) AS hold(id, reference)
-)
-SELECT id, organization_id, balance, reserved, low_balance_threshold, low_balance_since FROM w
-"""
+
 
 
 def reservations_open_alike(*, organization, amount: int, holds: list[tuple[uuid.UUID, str]],
@@ -522,24 +513,4 @@ def reservations_open_alike(*, organization, amount: int, holds: list[tuple[uuid
                                      reference=reference, expires_at=expires_at, brand=brand,
                                      api_key=api_key, reservation_id=reservation_id)
                     for reservation_id, reference in holds]
-    now = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(_OPEN_ALIKE_SQL, {
-            "total": total, "amount": amount, "now": now, "organization": organization.pk,
-            "ids": [reservation_id for reservation_id, _ in holds],
-            "references": [reference for _, reference in holds],
-            "brand": brand.pk if brand else None, "api_key": api_key.pk if api_key else None,
-            "expires_at": expires_at})
-        row = cursor.fetchone()
-    if row is None:
-        raise _insufficient(total, Wallet.objects.get(organization=organization).available)
-    wallet_id, organization_id, balance, reserved, threshold, low_since = row
-    if low_since == now:
-        crossing = LowBalanceCrossing(wallet_id=wallet_id, organization_id=organization_id,
-                                      available=balance - reserved, threshold=threshold,
-                                      crossed_at=now)
-        transaction.on_commit(lambda: low_balance_notify(crossing=crossing))
-    return [_loaded(Reservation(
-        id=reservation_id, wallet_id=wallet_id, amount=amount, status=ReservationStatus.OPEN,
-        reference=reference, brand=brand, api_key=api_key, created_at=now,
-        expires_at=expires_at)) for reservation_id, reference in holds]
+    return _holds_insert(organization, amount, holds, expires_at, brand, api_key)
