@@ -9,6 +9,8 @@ killed mid-call frees its slot by itself) and one of calls started in the last m
 import redis
 from django.conf import settings
 
+from config.redis import redis_client
+
 _TAKE = """
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
@@ -29,18 +31,12 @@ redis.call('EXPIRE', KEYS[2], 120)
 return '0'
 """
 
-_clients: dict[str, redis.Redis] = {}
-
-
 def enabled() -> bool:
     return bool(settings.REDIS_URL)
 
 
 def _client() -> redis.Redis:
-    url = settings.REDIS_URL
-    if url not in _clients:
-        _clients[url] = redis.Redis.from_url(url)
-    return _clients[url]
+    return redis_client(settings.REDIS_URL)
 
 
 def _keys(channel_id: int) -> list[str]:

@@ -16,7 +16,6 @@ per request: 500 waiting requests cost one query per interval, not 500.
 import asyncio
 import contextlib
 import contextvars
-import functools
 import logging
 import threading
 import time
@@ -28,6 +27,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection
 
+from config.redis import redis_client
 from generation.models import TERMINAL_STATUSES, GenerationJob
 
 logger = logging.getLogger(__name__)
@@ -37,17 +37,12 @@ _POLL_SECONDS = 0.2  # embedded mode: the database poll is the signal
 _SAFETY_NET_SECONDS = 2.0  # Redis mode: the database is still read this often
 
 
-@functools.lru_cache(maxsize=4)
-def _publisher(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-
-
 def job_signal_finished(*, job_id) -> None:
     """Called after the commit that ended a job (succeeded, failed, blocked or canceled)."""
     if not settings.REDIS_URL:
         return  # nobody to tell: waiters poll the database
     try:
-        _publisher(settings.REDIS_URL).publish(CHANNEL, str(job_id))
+        redis_client(settings.REDIS_URL).publish(CHANNEL, str(job_id))
     except redis.RedisError:
         logger.warning("could not publish the end of job %s; waiters fall back to polling", job_id)
 

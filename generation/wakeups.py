@@ -16,7 +16,6 @@ gets its task and the loops poll.
 """
 
 import asyncio
-import functools
 import logging
 import time
 import uuid
@@ -24,6 +23,8 @@ import uuid
 import redis
 import redis.asyncio
 from django.conf import settings
+
+from config.redis import redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -34,18 +35,13 @@ _BACKLOG = 10_000  # notices kept when no loop is popping (each is only a hint)
 _TTL_SECONDS = 120
 
 
-@functools.lru_cache(maxsize=4)
-def _client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-
-
 def job_due_notify(*, job_id) -> bool:
     """Called after the commit that queued a job: tell the loops. True when a loop with room is
     alive to take it (then the job needs no django-q2 task); False without Redis or on error."""
     if not settings.REDIS_URL:
         return False
     try:
-        pipe = _client(settings.REDIS_URL).pipeline(transaction=False)
+        pipe = redis_client(settings.REDIS_URL).pipeline(transaction=False)
         pipe.rpush(JOBS_DUE, str(job_id)).ltrim(JOBS_DUE, -_BACKLOG, -1).expire(
             JOBS_DUE, _TTL_SECONDS)
         pipe.zcount(LOOPS_WITH_ROOM, time.time(), "+inf")
