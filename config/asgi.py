@@ -15,8 +15,10 @@ from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.exception import convert_exception_to_response
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-# The web server pools its database connections (see DATABASE_POOL_MAX in config/settings.py).
-os.environ.setdefault("DATABASE_POOL_MAX", "20")
+# The web server pools its database connections (see DATABASE_POOL_MAX in config/settings.py)
+# unless the environment says otherwise: set while the settings load, not left behind for the
+# processes this one starts (a worker cluster would inherit it).
+WEB_POOL_MAX = "20"
 
 API_KEY_ONLY_PREFIXES = ("/v1/", "/v1beta/", "/v1alpha/")
 
@@ -46,7 +48,14 @@ def _with_security_headers(get_response):
     return handler
 
 
-_django = get_asgi_application()  # sets Django up
+_pool_from_us = "DATABASE_POOL_MAX" not in os.environ
+if _pool_from_us:
+    os.environ["DATABASE_POOL_MAX"] = WEB_POOL_MAX
+try:
+    _django = get_asgi_application()  # sets Django up, reading the settings
+finally:
+    if _pool_from_us:
+        del os.environ["DATABASE_POOL_MAX"]
 _api = ApiKeyOnlyHandler()
 
 

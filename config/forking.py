@@ -2,19 +2,22 @@
 
 django-q2's sentinel touches the database before it forks the pusher, the monitor and the
 workers (its ORM broker asks for the connection's autocommit state, which connects), and with
-CONN_MAX_AGE > 0 Django's `close_old_connections` keeps a live connection. Every child would then
-talk over the same socket as its parent and siblings: interleaved statements, and at worst a
-session left "idle in transaction" holding locks forever. So a forked child forgets the
-connections it inherited, without closing them (closing would end the parent's session too), and
+CONN_MAX_AGE > 0 Django's `close_old_connections` keeps a live connection. With a connection
+pool (DATABASE_POOL_MAX) the pool itself holds open connections, and it is shared by the whole
+process. Every child would then talk over the same sockets as its parent and siblings:
+interleaved statements ("unexpected result ... from command 'BEGIN'"), and at worst a session
+left "idle in transaction" holding locks forever. So a forked child forgets the connections and
+the pools it inherited, without closing them (closing would end the parent's sessions too), and
 opens its own on first use.
 """
 
 import os
+import sys
 
 from django.db import connections
 
-# The inherited driver connections, kept referenced so that the child never finalizes them (a
-# finalizer would send the server a Terminate for the parent's session).
+# The inherited driver connections and pools, kept referenced so that the child never finalizes
+# them (a finalizer would send the server a Terminate for the parent's session).
 _inherited: list = []
 
 
@@ -27,6 +30,12 @@ def _forget_inherited_connections() -> None:
         connection.savepoint_ids = []
         connection.needs_rollback = False
         connection.run_on_commit = []
+    # Pools are per process, not per thread: Django keeps them on the backend's class.
+    postgresql = sys.modules.get("django.db.backends.postgresql.base")
+    if postgresql is not None:
+        pools = postgresql.DatabaseWrapper._connection_pools
+        _inherited.extend(pools.values())
+        pools.clear()  # the next connection builds this process's own pool
 
 
 def register() -> None:

@@ -1,12 +1,19 @@
 """The ASGI application uvicorn serves: key-only surfaces skip the browser middleware, the rest
 of the site keeps it."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import httpx
 import pytest
 from asgiref.sync import async_to_sync
 
 from config.asgi import application
 from tests.conftest import make_tenant
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # Transactional (the app runs the views' database calls on other threads) with serialized
 # rollback, like every transactional test here: a plain flush would recreate content types that
@@ -55,3 +62,20 @@ def test_the_rest_of_the_site_keeps_the_full_middleware_stack():
     assert response.status_code == 200
     assert response.headers["x-frame-options"] == "DENY"
     assert "csrftoken" in response.headers.get("set-cookie", "")
+
+
+def test_the_web_server_pools_connections_without_passing_pooling_to_its_children(db):
+    # A worker cluster started from a process that loaded the app must not inherit the web
+    # server's pool: django-q2 forks its workers, and they would share its pooled sockets.
+    from tests.upstream.processes import database_url
+
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_POOL_MAX"}
+    env |= {"DATABASE_URL": database_url(), "DJANGO_SETTINGS_MODULE": "config.settings"}
+    script = ("import os, config.asgi; from django.conf import settings; "
+              "print(settings.DATABASES['default']['OPTIONS']['pool']['max_size'], "
+              "os.environ.get('DATABASE_POOL_MAX'))")
+    run = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=60)
+
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["20", "None"]
