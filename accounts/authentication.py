@@ -5,6 +5,11 @@ from rest_framework import authentication, exceptions
 
 from accounts.models import ApiKey
 from accounts.services import api_key_touch, hash_api_key
+from config.compiled import CompiledQuery
+
+# Every key-authenticated request runs it: compiled once (see config/compiled.py).
+_KEY_BY_HASH = CompiledQuery(lambda v: ApiKey.objects.select_related("organization", "brand")
+                             .filter(secret_hash=v.secret_hash))
 
 
 class KeyPrincipal:
@@ -48,10 +53,10 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         raw = raw_key_from(request)
         if raw is None:
             return None
-        key = (ApiKey.objects.select_related("organization", "brand")
-               .filter(secret_hash=hash_api_key(raw)).first())
-        if key is None:
+        found = _KEY_BY_HASH.fetch(secret_hash=hash_api_key(raw))  # unique: one or none
+        if not found:
             raise KeyRejected("Invalid API key.", code="invalid_api_key")
+        key = found[0]
         if key.revoked_at is not None:
             raise KeyRejected("This API key has been revoked.", code="api_key_revoked")
         if key.expires_at is not None and key.expires_at <= timezone.now():

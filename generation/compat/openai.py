@@ -10,6 +10,7 @@ import math
 from django.http import JsonResponse
 
 from accounts.models import Scope
+from config.compiled import CompiledQuery
 from config.errors import DomainError
 from generation import catalog
 from generation.compat.common import (
@@ -143,11 +144,15 @@ def failure_error(job: GenerationJob) -> JobDidNotSucceed:
                             status_code=_UPSTREAM_STATUS.get(job.error_code, 502))
 
 
+# Every answer runs it: compiled once (see config/compiled.py).
+_SUCCEEDED_IMAGES = CompiledQuery(lambda v: GeneratedImage.objects.select_related("job").filter(
+    job_id__in=v.job_ids, job__status=JobStatus.SUCCEEDED).order_by("job__created_at", "job_id",
+                                                                    "index"))
+
+
 def _render(request, job_ids: list, response_format: str) -> dict:
     # One query for the usual answer: the succeeded jobs' images, each with its job.
-    images = list(GeneratedImage.objects.select_related("job")
-                  .filter(job_id__in=job_ids, job__status=JobStatus.SUCCEEDED)
-                  .order_by("job__created_at", "job_id", "index"))
+    images = _SUCCEEDED_IMAGES.fetch(job_ids=list(job_ids))
     if not images:
         first = GenerationJob.objects.filter(pk__in=job_ids).order_by("created_at", "id").first()
         raise failure_error(first)
