@@ -23,6 +23,7 @@ or REDIS_URL.
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -202,6 +203,10 @@ def run() -> str:
                   "Redis": redis_pid, "fake upstream": processes[0].pid}
 
         def measured(load) -> dict:
+            # The client times the requests: its own collector pauses must not count (the
+            # servers freeze theirs the same way, see config/forking.py).
+            gc.collect()
+            gc.freeze()
             before = {name: _tree_cpu_seconds(pid) for name, pid in groups.items()}
             client_before, began = sum(os.times()[:2]), time.perf_counter()
             results, samples = asyncio.run(load)
