@@ -66,7 +66,8 @@ class TemporaryPostgres:
                    "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
                    "-c max_connections=300 -c shared_buffers=128MB "
                    # A session left idle in a transaction is ended instead of blocking the
-                   # next test database flush forever (a known flake; see the closing note).
+                   # next test database flush forever (the cause of the sessions once seen
+                   # there, forked workers sharing pooled sockets, is fixed: config/forking.py).
                    "-c idle_in_transaction_session_timeout=120s")
         self._run("pg_ctl", "-D", self.data, "-o", options, "-l",
                   os.path.join(self.root, "server.log"), "-w", "-t", "60", "start",
