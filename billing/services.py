@@ -495,22 +495,21 @@ def reservations_open_alike(*, organization, amount: int, holds: list[tuple[uuid
     Refuses with InsufficientCredits naming the request's total, or with the spend cap the holds
     would exceed (each hold checked in turn, as `reservation_open` does), and writes nothing.
 
-    Without a spend cap on PostgreSQL this is one statement: the wallet row is locked from it
-    to COMMIT, so callers make it the last statement of their transaction."""
+    Without a spend cap on PostgreSQL this is one statement, and outside a transaction
+    (autocommit) it is its own: the wallet row is locked only while PostgreSQL runs it. Inside a
+    caller's transaction the row stays locked until that COMMIT."""
     if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
         raise ValueError(f"amount must be a non-negative int of micro-USD, got {amount!r}")
     total = amount * len(holds)
     capped = spend_caps_may_apply(organization, brand=brand, api_key=api_key)
-    if len(holds) == 1 or capped or not _single_statement_sql():
-        # No savepoint: a refusal leaves nothing behind to roll back to (all or none is the
-        # caller's transaction).
-        with transaction.atomic(savepoint=False):
-            if len(holds) > 1:
-                locked = Wallet.objects.select_for_update().get(organization=organization)
-                if total > locked.available:
-                    raise _insufficient(total, locked.available)
-            return [reservation_open(organization=organization, amount=amount,
-                                     reference=reference, expires_at=expires_at, brand=brand,
-                                     api_key=api_key, reservation_id=reservation_id)
-                    for reservation_id, reference in holds]
-    return _holds_insert(organization, amount, holds, expires_at, brand, api_key)
+    if not capped and _single_statement_sql():
+        return _holds_insert(organization, amount, holds, expires_at, brand, api_key)
+    with transaction.atomic():  # the wallet lock, the caps and every hold: all or none
+        if len(holds) > 1:
+            locked = Wallet.objects.select_for_update().get(organization=organization)
+            if total > locked.available:
+                raise _insufficient(total, locked.available)
+        return [reservation_open(organization=organization, amount=amount,
+                                 reference=reference, expires_at=expires_at, brand=brand,
+                                 api_key=api_key, reservation_id=reservation_id)
+                for reservation_id, reference in holds]

@@ -173,23 +173,35 @@ def _jobs_submit_checked(*, tenant: Tenant, model: str, prompt: str, tier: str, 
         for job in jobs:
             for index, image in enumerate(inputs):
                 references.append(_reference_file(job, index, image, is_mask=image is mask))
-        with transaction.atomic():
-            # Job rows first, holds last: the wallet row (every submit and settlement of the
-            # organization updates it) stays locked only from the hold to COMMIT. The jobs'
-            # foreign keys to their reservations are checked at commit (deferred constraints).
-            GenerationJob.objects.bulk_create(jobs)
-            if references:
-                JobReference.objects.bulk_create(references)
-            # Funds and the brand's and key's spend caps are checked under the wallet lock.
-            reservations = reservations_open_alike(
-                organization=tenant.organization, amount=quote.total,
-                holds=[(job.reservation_id, f"job:{job.id}") for job in jobs],
-                expires_at=timezone.now() + timedelta(seconds=settings.JOB_DEADLINE_SECONDS * 3),
-                brand=brand, api_key=tenant.api_key)
-            for job, reservation in zip(jobs, reservations, strict=True):
-                job.reservation = reservation
-            for job in jobs:
-                transaction.on_commit(partial(job_enqueue, job_id=job.id))
+        # The holds first, each request's in one statement committed on its own: the wallet
+        # row (every submit and settlement of the organization updates it) is locked only while
+        # PostgreSQL runs that statement, never across a round trip to this process, where a
+        # paused thread would hold up every other submit and settlement of the organization.
+        # Funds and the brand's and key's spend caps are checked under that lock.
+        reservations = reservations_open_alike(
+            organization=tenant.organization, amount=quote.total,
+            holds=[(job.reservation_id, f"job:{job.id}") for job in jobs],
+            expires_at=timezone.now() + timedelta(seconds=settings.JOB_DEADLINE_SECONDS * 3),
+            brand=brand, api_key=tenant.api_key)
+        try:
+            with transaction.atomic():
+                GenerationJob.objects.bulk_create(jobs)
+                if references:
+                    JobReference.objects.bulk_create(references)
+                for job, reservation in zip(jobs, reservations, strict=True):
+                    job.reservation = reservation
+                for job in jobs:
+                    transaction.on_commit(partial(job_enqueue, job_id=job.id))
+        except BaseException:
+            # No job, no hold. Should a release fail too, the reservation sweep releases a hold
+            # without a job once it expires (billing/sweeps.py).
+            for reservation in reservations:
+                try:
+                    reservation_release(reservation=reservation)
+                except Exception:
+                    logger.exception("could not release hold %s of a failed submit",
+                                     reservation.reference)
+            raise
     except BaseException:
         for reference in references:
             reference.file.delete(save=False)

@@ -155,3 +155,26 @@ def test_cancel_a_queued_job_returns_its_credits(owner, submit):
     again = owner.api.post(f"/api/v1/generations/{job['id']}/cancel")
     assert again.status_code == 409
     assert again.json()["error"]["code"] == "not_cancelable"
+
+
+def test_job_rows_refused_after_the_hold_leave_the_credits_available(owner, submit):
+    # The hold commits on its own before the job rows are written (the wallet row is never
+    # locked across a round trip); should the database then refuse the job rows, the submit
+    # releases what it held.
+    from django.db import DatabaseError, connection
+
+    before = wallet_of(owner)
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE FUNCTION refuse_jobs() RETURNS trigger LANGUAGE plpgsql AS "
+                       "$$ BEGIN RAISE EXCEPTION 'no space left on device'; END $$")
+        cursor.execute("CREATE TRIGGER refuse_jobs BEFORE INSERT ON generation_generationjob "
+                       "FOR EACH ROW EXECUTE FUNCTION refuse_jobs()")
+
+    with pytest.raises(DatabaseError, match="no space left"):
+        submit(owner, model=PRO, prompt="a lighthouse", image_size="2K")
+
+    assert GenerationJob.objects.count() == 0
+    assert list(Reservation.objects.values_list("status", flat=True)) == ["released"]
+    after = wallet_of(owner)
+    assert (after.balance, after.reserved, after.available) == (
+        before.balance, 0, before.available)
