@@ -486,9 +486,6 @@ def reservation_release_many(*, reservation_ids: list) -> int:
 
 # --- Identical holds for one request's `n` jobs: `_OPEN_SQL` too, on the hot path. ---
 
-
-
-
 def reservations_open_alike(*, organization, amount: int, holds: list[tuple[uuid.UUID, str]],
                             expires_at: datetime, brand=None, api_key=None) -> list[Reservation]:
     """Hold `amount` for each (reservation id, reference) of one request, all or none.

@@ -66,14 +66,13 @@ class _Compiled:
         for index, name in self.slots:
             value = values[name]
             params[index] = list(value) if isinstance(value, tuple) else value
-        compiled = self
 
         def get_compiler(using=None, connection=None, elide_empty=True):
-            compiler = compiled.compiler_class(query, connection or connections[using], using,
-                                               elide_empty)
-            compiler.__dict__.update(compiled.state)
-            compiler.as_sql = lambda *args, **kwargs: (compiled.sql, params)
-            compiler.get_converters = lambda expressions: compiled.converters
+            compiler = self.compiler_class(query, connection or connections[using], using,
+                                           elide_empty)
+            compiler.__dict__.update(self.state)
+            compiler.as_sql = lambda *args, **kwargs: (self.sql, params)
+            compiler.get_converters = lambda expressions: self.converters
             return compiler
 
         queryset = self.queryset.using(using)

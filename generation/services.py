@@ -188,10 +188,6 @@ def _jobs_submit_checked(*, tenant: Tenant, model: str, prompt: str, tier: str, 
                 GenerationJob.objects.bulk_create(jobs)
                 if references:
                     JobReference.objects.bulk_create(references)
-                for job, reservation in zip(jobs, reservations, strict=True):
-                    job.reservation = reservation
-                for job in jobs:
-                    transaction.on_commit(partial(job_enqueue, job_id=job.id))
         except BaseException:
             # No job, no hold. Should a release fail too, the reservation sweep releases a hold
             # without a job once it expires (billing/sweeps.py).
@@ -202,6 +198,10 @@ def _jobs_submit_checked(*, tenant: Tenant, model: str, prompt: str, tier: str, 
                     logger.exception("could not release hold %s of a failed submit",
                                      reservation.reference)
             raise
+        # The jobs exist from here on: whatever fails now must not release their holds.
+        for job, reservation in zip(jobs, reservations, strict=True):
+            job.reservation = reservation
+            transaction.on_commit(partial(job_enqueue, job_id=job.id))
     except BaseException:
         for reference in references:
             reference.file.delete(save=False)
